@@ -1,0 +1,297 @@
+"""The ``fundiff`` command line.
+
+``fundiff train KIND`` trains a Part B model into a run directory;
+``fundiff sample`` draws digit grids from a checkpoint. Bad input ends in one
+line on stderr and exit status 2; a diverged run in one line and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from fundiff.config import KINDS, LR_SCHEDULES, RECIPES
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _digit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a digit is 0-9, got {text!r}") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"a digit is 0-9, got {value}")
+    return value
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of every random draw (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fundiff``."""
+    parser = _Parser(
+        prog="fundiff", description="Fun With Diffusion Models: the course's command line."
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    train = sub.add_parser(
+        "train",
+        help="train a Part B model on MNIST",
+        description="Train a Part B model with the write-up's recipe; every recipe value has a flag. "
+        "Defaults per kind: "
+        + "; ".join(
+            f"{k}: " + ", ".join(f"{n}={v}" for n, v in r.items()) for k, r in RECIPES.items()
+        ),
+    )
+    train.add_argument("kind", choices=KINDS, help="which model and objective")
+    train.add_argument("--epochs", type=_positive_int, help="passes over the training images")
+    train.add_argument("--batch-size", type=_positive_int, help="images per step")
+    train.add_argument("--lr", type=_positive_float, help="Adam learning rate")
+    train.add_argument("--hidden", type=_positive_int, help="UNet width D")
+    train.add_argument(
+        "--sigma", type=_finite_float, help="denoiser: training noise level (default 0.5)"
+    )
+    train.add_argument(
+        "--lr-schedule", choices=LR_SCHEDULES, help="exponential (per epoch) or constant"
+    )
+    train.add_argument(
+        "--lr-final", type=_positive_float, help="exponential: final lr as a fraction (default 0.1)"
+    )
+    train.add_argument(
+        "--p-uncond", type=_finite_float, help="flow-class: class dropout (default 0.1)"
+    )
+    train.add_argument(
+        "--guidance", type=_finite_float, help="flow-class: guidance of the grids (default 5)"
+    )
+    train.add_argument(
+        "--sample-steps", type=_positive_int, help="flow: Euler steps of the grids (default 50)"
+    )
+    train.add_argument(
+        "--sample-epochs", type=_positive_int, nargs="+", help="epochs that draw grids"
+    )
+    train.add_argument(
+        "--ema-decay", type=_finite_float, help="keep an EMA of the weights (e.g. 0.999); 0 = off"
+    )
+    train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
+    train.add_argument(
+        "--data-dir", type=Path, help="folder with MNIST's IDX files (default $FUNDIFF_DATA)"
+    )
+    train.add_argument("--out", type=Path, help="run directory (default runs/KIND)")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+    )
+    _add_common(train)
+
+    sample = sub.add_parser(
+        "sample",
+        help="draw digit grids from a flow checkpoint",
+        description="Draw samples from a flow-time or flow-class checkpoint (or pure-noise outputs).",
+    )
+    sample.add_argument(
+        "--checkpoint", type=Path, required=True, help="a run's checkpoint.safetensors"
+    )
+    sample.add_argument(
+        "--digits", type=_digit, nargs="+", help="flow-class: digits to draw (default 0-9)"
+    )
+    sample.add_argument(
+        "--per-digit", type=_positive_int, default=4, help="flow-class: samples per digit"
+    )
+    sample.add_argument(
+        "--num", type=_positive_int, default=40, help="unconditional models: samples to draw"
+    )
+    sample.add_argument(
+        "--guidance", type=_finite_float, default=5.0, help="flow-class: guidance scale"
+    )
+    sample.add_argument("--steps", type=_positive_int, default=50, help="Euler steps")
+    sample.add_argument(
+        "--no-ema", action="store_true", help="use the raw weights even if the run kept an EMA"
+    )
+    sample.add_argument("--out", type=Path, default=Path("samples.png"), help="PNG to write")
+    _add_common(sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from fundiff.checkpoint import CheckpointError
+    from fundiff.config import ConfigError
+    from fundiff.data import DataError
+    from fundiff.train import RunDirError, TrainingDiverged
+
+    try:
+        if args.command == "train":
+            return _train(args)
+        return _sample(args)
+    except (UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError) as err:
+        print(f"fundiff {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except TrainingDiverged as err:
+        print(f"fundiff {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"fundiff {args.command}: interrupted; a run continues with --resume", file=sys.stderr
+        )
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fundiff.config import recipe
+    from fundiff.train import train
+
+    out = args.out or Path("runs") / args.kind
+    overrides = dict(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+        sigma=args.sigma, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
+        p_uncond=args.p_uncond, guidance=args.guidance, sample_steps=args.sample_steps,
+        sample_epochs=args.sample_epochs, ema_decay=args.ema_decay, seed=args.seed, limit=args.limit,
+    )  # fmt: skip
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if args.resume:
+        from fundiff import checkpoint as ckpt
+        from fundiff.train import CHECKPOINT
+
+        path = out / CHECKPOINT
+        if not path.is_file():
+            raise UsageError(
+                f"{out}: nothing to resume (no {CHECKPOINT}); run without --resume to start it"
+            )
+        saved = ckpt.load(path).config
+        if saved.kind != args.kind:
+            raise UsageError(
+                f"{out} holds a {saved.kind} run, not {args.kind}; resume it as 'fundiff train {saved.kind}'"
+            )
+        if "sample_epochs" in given:
+            given["sample_epochs"] = tuple(given["sample_epochs"])
+        config = dataclasses.replace(saved, **given) if given else None  # train() checks it matches
+    else:
+        config = recipe(args.kind, **given)
+    result = train(
+        config, out, device=args.device, data_dir=args.data_dir, resume=args.resume,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    loss = f"final loss {result.losses[-1]:.4f}" if result.losses else "no metrics.jsonl to report"
+    print(f"trained {args.kind}: {loss}; run dir {result.run_dir}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from fundiff.sampling import sample_class_conditional, sample_time_conditional
+    from fundiff.tasks import load_trained_model
+    from fundiff.train import resolve_device
+    from fundiff.viz import save_grid
+
+    if args.out.is_dir():
+        raise UsageError(
+            f"--out {args.out} is a folder; name the PNG to write, e.g. {args.out / 'samples.png'}"
+        )
+    if not args.out.suffix:
+        raise UsageError(f"--out {args.out} has no file extension; name a PNG, e.g. {args.out}.png")
+    device = resolve_device(args.device)
+    config, model = load_trained_model(args.checkpoint, device, use_ema=not args.no_ema)
+    seed = 0 if args.seed is None else args.seed
+    gen = torch.Generator(device).manual_seed(seed)
+    progress = not args.no_progress
+    if config.kind == "flow-class":
+        digits = args.digits if args.digits is not None else list(range(10))
+        labels = torch.tensor(digits, device=device).repeat(args.per_digit)  # one row per repeat
+        images = sample_class_conditional(
+            model,
+            labels,
+            args.steps,
+            args.guidance,
+            gen,
+            num_classes=config.num_classes,
+            progress=progress,
+        )
+        nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}"
+    elif args.digits is not None:
+        raise UsageError(
+            f"{args.checkpoint} is a {config.kind} model, which has no classes; drop --digits"
+        )
+    elif config.kind == "flow-time":
+        images = sample_time_conditional(
+            model, args.num, args.steps, gen, device=device, progress=progress
+        )
+        nrow, what = 10, f"{args.num} samples"
+    elif config.kind == "pure-noise":
+        with torch.no_grad():
+            images = model(torch.randn((args.num, 1, 28, 28), generator=gen, device=device))
+        nrow, what = 10, f"outputs for {args.num} noise inputs"
+    else:
+        raise UsageError(
+            f"{args.checkpoint} is a {config.kind} model, which denoises but does not sample; "
+            "pass a flow-time, flow-class or pure-noise checkpoint"
+        )
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        save_grid(
+            args.out,
+            images,
+            nrow=nrow,
+            title=f"{config.kind}: {what}, {args.steps} steps, seed {seed}",
+        )
+    except OSError as err:
+        raise UsageError(
+            f"cannot write --out {args.out} ({err.strerror or err}); choose another path"
+        ) from None
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

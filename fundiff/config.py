@@ -1,0 +1,133 @@
+"""Training configuration: one frozen dataclass, and the write-up's recipes.
+
+Configuration is data: the CLI fills a ``TrainConfig`` from a recipe and its
+flags, the trainer reads it, and the run directory stores it as config.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS: tuple[str, ...] = ("denoiser", "pure-noise", "flow-time", "flow-class")
+LR_SCHEDULES: tuple[str, ...] = ("exponential", "constant")
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range; the message names it and the allowed range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes.
+
+    Device and data folder are not here: they change where a run happens, not what it computes.
+    """
+
+    kind: str  # one of KINDS: which UNet and which objective
+    epochs: int  # passes over the training images
+    batch_size: int  # images per optimiser step
+    lr: float  # Adam learning rate at the start
+    hidden: int  # D, the UNet's base width
+    lr_schedule: str = "constant"  # "exponential" (stepped once per epoch) or "constant"
+    lr_final: float = 0.1  # exponential: lr after the last epoch is lr * lr_final
+    sigma: float = 0.5  # denoiser: training noise level in z = x + sigma * eps
+    p_uncond: float = 0.1  # flow-class: probability that the class vector is zeroed
+    guidance: float = 5.0  # flow-class: guidance scale of the sample grids
+    sample_steps: int = 50  # flow: Euler steps of the sample grids
+    sample_epochs: tuple[int, ...] = ()  # epochs after which sample grids are drawn
+    ema_decay: float = (
+        0.0  # > 0: keep an exponential moving average of the weights and sample with it
+    )
+    seed: int = 0  # seeds every random draw of the run
+    limit: int | None = None  # use only the first N training images (quick runs)
+    num_classes: int = field(default=10)  # flow-class: length of the one-hot class vector
+
+    @property
+    def gamma(self) -> float:
+        """Per-epoch decay factor of the exponential schedule: ``lr_final ** (1 / epochs)``."""
+        return self.lr_final ** (1.0 / self.epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = dataclasses.asdict(self)
+        d["sample_epochs"] = list(self.sample_epochs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown configuration keys {unknown}")
+        d = dict(d)
+        d["sample_epochs"] = tuple(d.get("sample_epochs", ()))
+        return validate(cls(**d))
+
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # Single-step denoiser: sigma 0.5, D=128, batch 256, Adam 1e-4, 5 epochs.
+    "denoiser": dict(epochs=5, batch_size=256, lr=1e-4, hidden=128, sample_epochs=(1, 5)),
+    # Same recipe, pure noise in, clean digit out.
+    "pure-noise": dict(epochs=5, batch_size=256, lr=1e-4, hidden=128, sample_epochs=(1, 5)),
+    # Flow matching: D=64, batch 64, Adam 1e-2, ExponentialLR to 0.1x over 10 epochs.
+    "flow-time": dict(
+        epochs=10, batch_size=64, lr=1e-2, hidden=64, lr_schedule="exponential",
+        sample_epochs=(1, 5, 10),
+    ),
+    "flow-class": dict(
+        epochs=10, batch_size=64, lr=1e-2, hidden=64, lr_schedule="exponential",
+        sample_epochs=(1, 5, 10),
+    ),
+}  # fmt: skip
+
+
+def recipe(kind: str, **overrides: Any) -> TrainConfig:
+    """The write-up's recipe for ``kind``, with ``overrides`` (None values ignored), validated."""
+    if kind not in RECIPES:
+        raise ConfigError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
+    values = {**RECIPES[kind], **{k: v for k, v in overrides.items() if v is not None}}
+    if "sample_epochs" in overrides and overrides["sample_epochs"] is not None:
+        values["sample_epochs"] = tuple(overrides["sample_epochs"])
+    else:  # keep the recipe's epochs that the run reaches, and always the last
+        ep = values["epochs"]
+        values["sample_epochs"] = tuple(
+            sorted({e for e in values["sample_epochs"] if e <= ep} | {ep})
+        )
+    return validate(TrainConfig(kind=kind, **values))
+
+
+def validate(c: TrainConfig) -> TrainConfig:
+    """Check every value; raise ConfigError naming the first bad one."""
+
+    def bad(name: str, rule: str) -> ConfigError:
+        return ConfigError(f"{name} must be {rule}, got {getattr(c, name)!r}")
+
+    if c.kind not in KINDS:
+        raise bad("kind", f"one of {', '.join(KINDS)}")
+    for name in ("epochs", "batch_size", "hidden", "sample_steps"):
+        v = getattr(c, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise bad(name, "a positive integer")
+    if not (math.isfinite(c.lr) and c.lr > 0):
+        raise bad("lr", "a positive number")
+    if c.lr_schedule not in LR_SCHEDULES:
+        raise bad("lr_schedule", f"one of {', '.join(LR_SCHEDULES)}")
+    if not (math.isfinite(c.lr_final) and 0 < c.lr_final <= 1):
+        raise bad("lr_final", "in (0, 1]")
+    if not (math.isfinite(c.sigma) and c.sigma >= 0):
+        raise bad("sigma", "a finite number >= 0")
+    if not (0 <= c.p_uncond < 1):
+        raise bad("p_uncond", "in [0, 1)")
+    if not math.isfinite(c.guidance):
+        raise bad("guidance", "a finite number")
+    if not (0 <= c.ema_decay < 1):
+        raise bad("ema_decay", "in [0, 1) (0 turns the average off)")
+    if c.limit is not None and c.limit < 1:
+        raise bad("limit", "a positive integer")
+    if any(e < 1 or e > c.epochs for e in c.sample_epochs):
+        raise bad("sample_epochs", f"epochs between 1 and {c.epochs}")
+    return c

@@ -1,0 +1,284 @@
+"""The Part B training loop, shared by all four tasks.
+
+A run directory holds:
+
+- ``config.json``: the ``TrainConfig``;
+- ``metrics.jsonl``: one line per optimiser step (epoch, step, loss, lr);
+- ``loss.png``: the loss curve;
+- the task's figures (``noising.png``, ``denoised_epochNN.png``, ``samples_epochNN.png``, ...);
+- ``checkpoint.safetensors``: written atomically at the end of every epoch, last,
+  after the epoch's figures and metrics, so that it marks a complete epoch.
+
+``--resume`` restarts from the checkpoint's epoch with the saved model,
+optimiser, schedule, EMA and generator state, and so ends exactly where an
+uninterrupted run ends (bit for bit on the CPU with the same seed).
+
+The training images are moved to the device once, as uint8; a batch is an index
+into them, so no per-batch host work or per-sample transform is done.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from fundiff import checkpoint as ckpt
+from fundiff.atomic import remove_stale_temporaries, write_json, write_text
+from fundiff.config import TrainConfig
+from fundiff.data import load_mnist
+from fundiff.tasks import batch_loss, build_model, epoch_figures, start_figures
+from fundiff.viz import save_loss_curve
+
+CHECKPOINT = "checkpoint.safetensors"
+CHECK_EVERY = 50  # steps between NaN checks (each forces a device sync)
+
+
+class RunDirError(Exception):
+    """The run directory cannot be used as asked; the message says why and what to do."""
+
+
+class TrainingDiverged(Exception):
+    """The loss stopped being finite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run returns.
+
+    Attributes:
+        run_dir: the run directory.
+        losses: loss of every optimiser step, from the start of the run.
+        figures: figures written by this call.
+    """
+
+    run_dir: Path
+    losses: list[float]
+    figures: list[Path]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """ "auto" -> cuda if available else cpu; otherwise check that the device exists.
+
+    Raises:
+        ValueError: for an unknown device name or CUDA where there is none.
+    """
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r} asked for, but CUDA is not available here; use --device cpu"
+        )
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported; use auto, cpu or cuda")
+    return dev
+
+
+def init_model(config: TrainConfig) -> nn.Module:
+    """Build the task's model with weights drawn from ``config.seed`` (on the CPU).
+
+    The global RNG is forked, so building a model leaves it as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return build_model(config)
+
+
+def train(
+    config: TrainConfig | None,
+    run_dir: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "auto",
+    data_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train a Part B model, writing everything into ``run_dir``.
+
+    Args:
+        config: what to train; with ``resume`` it may be None (the run's own config
+            is used) and otherwise must equal it.
+        run_dir: the run directory; created if absent.
+        device: "auto", "cpu", "cuda" or "cuda:N".
+        data_dir: folder holding MNIST (see ``fundiff.data``).
+        resume: continue from ``run_dir``'s checkpoint.
+        progress: show tqdm bars.
+        on_epoch_end: called with the epoch number once its checkpoint is written.
+
+    Returns:
+        A ``TrainResult``.
+
+    Raises:
+        RunDirError: resuming without a checkpoint, a config that differs from the
+            run's, or a fresh run into a directory that already holds one.
+        TrainingDiverged: the loss became NaN or infinite.
+        fundiff.data.DataError: MNIST could not be found or read.
+    """
+    run = Path(run_dir)
+    ckpt_path = run / CHECKPOINT
+    dev = resolve_device(device)
+    state: ckpt.TrainingState | None = None
+    if resume:
+        if not ckpt_path.is_file():
+            raise RunDirError(
+                f"{run}: nothing to resume (no {CHECKPOINT}); run without --resume to start it"
+            )
+        remove_stale_temporaries(run)  # a kill mid-write leaves its temporary file
+        state = ckpt.load(ckpt_path)
+        if config is not None and config != state.config:
+            raise RunDirError(
+                f"{run}: the run was started with a different configuration "
+                f"({_first_difference(state.config, config)}); resume without changing flags, or use a new --out"
+            )
+        config = state.config
+    else:
+        if config is None:
+            raise ValueError("config is required unless resume=True")
+        if ckpt_path.exists():
+            raise RunDirError(
+                f"{run} already holds a run; pass --resume to continue it, or choose another --out"
+            )
+
+    images, labels = load_mnist(
+        "train", data_dir
+    )  # before run_dir is touched: bad data leaves nothing
+    if config.limit is not None:
+        images, labels = images[: config.limit], labels[: config.limit]
+    test_images = load_mnist("test", data_dir)[0][:64].to(dev).unsqueeze(1).float() / 255
+    images, labels = images.to(dev), labels.to(dev)  # resident for the whole run
+    n = images.shape[0]
+    train_mean = (images.float().mean(0) / 255)[None] if config.kind == "pure-noise" else None
+
+    model = init_model(config).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
+        if config.lr_schedule == "exponential"
+        else None
+    )
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay > 0
+        else None
+    )
+    generator = torch.Generator(dev).manual_seed(config.seed)
+    metrics: list[dict[str, float | int]] = []
+    start_epoch = 0
+    if state is not None:
+        model.load_state_dict(state.model)
+        if state.optimizer is not None:
+            optimizer.load_state_dict(state.optimizer)
+        if scheduler is not None and state.scheduler is not None:
+            scheduler.load_state_dict(state.scheduler)
+        if ema is not None and state.ema is not None:
+            ema.load_state_dict(state.ema)
+        if state.rng is not None:
+            generator.set_state(state.rng)
+        metrics = _read_metrics(run / "metrics.jsonl")[: state.step]
+        start_epoch = state.epoch
+    else:
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+            write_json(run / "config.json", config.to_dict())
+        except OSError as err:
+            raise RunDirError(
+                f"{run}: cannot write the run directory ({err.strerror}); choose another --out"
+            ) from None
+        start_figures(run, config, test_images)
+
+    figures: list[Path] = []
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    step = state.step if state is not None else 0  # not len(metrics): metrics.jsonl may be lost
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        model.train()
+        lr = optimizer.param_groups[0]["lr"]
+        perm = torch.randperm(n, generator=generator, device=dev)
+        pending: list[torch.Tensor] = []
+        bar = tqdm(
+            range(steps_per_epoch), desc=f"{config.kind} epoch {epoch}/{config.epochs}",
+            disable=not progress, leave=False,
+        )  # fmt: skip
+        for i in bar:
+            idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
+            x = images[idx].unsqueeze(1).float() / 255  # (B, 1, 28, 28) in [0, 1]
+            loss = batch_loss(model, config, x, labels[idx], generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            pending.append(loss.detach())
+            if len(pending) == CHECK_EVERY or i == steps_per_epoch - 1:
+                values = torch.stack(pending).tolist()
+                pending.clear()
+                for v in values:
+                    step += 1
+                    if not math.isfinite(v):
+                        raise TrainingDiverged(
+                            f"loss became {v} at epoch {epoch}, step {step}; stopped. "
+                            + (
+                                f"The last good checkpoint ({ckpt_path}, epoch {epoch - 1}) is kept"
+                                if ckpt_path.exists()
+                                else "No epoch had completed, so there is no checkpoint"
+                            )
+                            + "; lower --lr or check the data."
+                        )
+                    metrics.append({"epoch": epoch, "step": step, "loss": v, "lr": lr})
+                bar.set_postfix(loss=f"{values[-1]:.4f}")
+        if scheduler is not None:
+            scheduler.step()
+
+        if epoch in config.sample_epochs:
+            eval_model = ema.module if ema is not None else model
+            eval_model.eval()
+            figures += epoch_figures(run, config, eval_model, epoch, test_images, train_mean)
+        write_text(run / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
+        save_loss_curve(
+            run / "loss.png",
+            [m["loss"] for m in metrics],
+            title=f"{config.kind}: training loss (batch {config.batch_size}, lr {config.lr:g})",
+            epoch_steps=[int(m["step"]) for m in metrics if m["step"] % steps_per_epoch == 0],
+        )
+        ckpt.save(
+            ckpt_path,
+            ckpt.TrainingState(
+                config=config,
+                epoch=epoch,
+                step=step,
+                model=model.state_dict(),
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict() if scheduler is not None else None,
+                ema=ema.state_dict() if ema is not None else None,
+                rng=generator.get_state(),
+            ),
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+    return TrainResult(run_dir=run, losses=[float(m["loss"]) for m in metrics], figures=figures)
+
+
+def _read_metrics(path: Path) -> list[dict[str, float | int]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _first_difference(a: TrainConfig, b: TrainConfig) -> str:
+    da, db = a.to_dict(), b.to_dict()
+    for key in da:
+        if da[key] != db[key]:
+            return f"{key}: run has {da[key]!r}, asked {db[key]!r}"
+    return "no difference"

@@ -1,0 +1,52 @@
+"""Shared pytest fixtures for the fundiff test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Real MNIST lives in `shared/data` beside the repository clone (see shared/data/README.md).
+_MNIST_SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Folder holding the real MNIST IDX files (directly or under ``MNIST/raw``).
+
+    ``$FUNDIFF_DATA`` if set and complete, else ``shared/data`` beside the repository.
+    Skips the requesting test if neither holds all four files.
+    """
+    from fundiff.data import find_raw_dir
+
+    env = os.environ.get("FUNDIFF_DATA")
+    candidates = [Path(env).expanduser()] if env else []
+    candidates.append(_MNIST_SHARED_DIR)
+    for candidate in candidates:
+        if find_raw_dir(candidate) is not None:
+            return candidate.resolve()
+    pytest.skip(f"real MNIST not found in {' or '.join(str(c) for c in candidates)}")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``gpu`` where there is no CUDA device (CI has none)."""
+    if _cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param("cuda", id="cuda", marks=pytest.mark.gpu),
+]
+"""Parametrise a test over devices with ``@pytest.mark.parametrize("device", DEVICES)``."""

@@ -1,0 +1,76 @@
+"""Are the recipes the write-up's, and are bad values refused with their name?"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fundiff.config import KINDS, ConfigError, TrainConfig, recipe
+
+
+def test_recipes_are_the_write_ups() -> None:
+    """Do the defaults match the write-up (sigma 0.5, D=128, batch 256, lr 1e-4, 5 epochs; flow D=64 ...)?"""
+    d = recipe("denoiser")
+    assert (d.sigma, d.hidden, d.batch_size, d.lr, d.epochs, d.lr_schedule) == (
+        0.5,
+        128,
+        256,
+        1e-4,
+        5,
+        "constant",
+    )
+    assert d.sample_epochs == (1, 5)
+    for kind in ("flow-time", "flow-class"):
+        f = recipe(kind)
+        assert (f.hidden, f.batch_size, f.lr, f.epochs, f.lr_schedule) == (
+            64,
+            64,
+            1e-2,
+            10,
+            "exponential",
+        )
+        assert f.sample_epochs == (1, 5, 10)
+    c = recipe("flow-class")
+    assert (c.p_uncond, c.guidance) == (0.1, 5.0)
+
+
+@given(epochs=st.integers(1, 100), final=st.floats(0.01, 1.0))
+def test_exponential_schedule_reaches_the_final_factor(epochs: int, final: float) -> None:
+    """Does gamma ** epochs equal lr_final, so the last epoch ends at lr * lr_final?"""
+    c = recipe("flow-class", epochs=epochs, lr_final=final)
+    assert math.isclose(c.gamma**epochs, final, rel_tol=1e-9)
+
+
+def test_sample_epochs_follow_a_shorter_run() -> None:
+    """With fewer epochs, are grids drawn at the recipe epochs reached and at the last?"""
+    assert recipe("flow-class", epochs=3).sample_epochs == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("epochs", 0), ("epochs", -1), ("batch_size", 0), ("hidden", 0), ("lr", 0.0), ("lr", math.nan),
+     ("p_uncond", 1.0), ("guidance", math.nan), ("ema_decay", 1.0), ("sigma", -0.1), ("limit", 0),
+     ("lr_schedule", "cosine")],
+)  # fmt: skip
+def test_bad_values_name_the_field(field: str, value: object) -> None:
+    """Is each out-of-range value a ConfigError whose message names the field?"""
+    with pytest.raises(ConfigError, match=field):
+        recipe("flow-class", **{field: value})
+
+
+def test_unknown_kind_lists_the_choices() -> None:
+    """Does an unknown kind name every valid kind?"""
+    with pytest.raises(ConfigError) as info:
+        recipe("gan")
+    assert all(k in str(info.value) for k in KINDS)
+
+
+def test_dict_round_trip() -> None:
+    """Does from_dict(to_dict(c)) give back c, and refuse unknown keys?"""
+    c = recipe("denoiser", limit=100)
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ConfigError, match="unknown"):
+        TrainConfig.from_dict({**c.to_dict(), "colour": "blue"})
