@@ -246,7 +246,24 @@ def _sample(args: argparse.Namespace) -> int:
     seed = 0 if args.seed is None else args.seed
     gen = torch.Generator(device).manual_seed(seed)
     progress = not args.no_progress
-    if config.kind == "flow-class":
+    if config.kind == "diffusion-class":
+        from fundiff.backends.mnist import MNISTBackend
+        from fundiff.diffusion.cfg import guided
+        from fundiff.diffusion.denoise import sample
+        from fundiff.schedules import strided_timesteps
+
+        backend = MNISTBackend(model, device)
+        digits = args.digits if args.digits is not None else list(range(10))
+        labels = torch.tensor(digits, device=device).repeat(args.per_digit)
+        conds = torch.nn.functional.one_hot(labels, config.num_classes).float()
+        predictor = guided(backend, conds, torch.zeros_like(conds), args.guidance)
+        images = sample(
+            predictor, (labels.shape[0], 1, 28, 28), strided_timesteps(), backend.alphas_cumprod,
+            backend.variance_type, gen, device=device, progress=progress,
+        )  # fmt: skip
+        images = (images + 1) / 2
+        nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}, strided DDPM"
+    elif config.kind == "flow-class":
         digits = args.digits if args.digits is not None else list(range(10))
         labels = torch.tensor(digits, device=device).repeat(args.per_digit)  # one row per repeat
         images = sample_class_conditional(
@@ -274,8 +291,8 @@ def _sample(args: argparse.Namespace) -> int:
         nrow, what = 10, f"outputs for {args.num} noise inputs"
     else:
         raise UsageError(
-            f"{args.checkpoint} is a {config.kind} model, which denoises but does not sample; "
-            "pass a flow-time, flow-class or pure-noise checkpoint"
+            f"{args.checkpoint} is a {config.kind} model, which does not sample; "
+            "pass a flow-time, flow-class, diffusion-class or pure-noise checkpoint"
         )
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def euler_integrate(
         raise ValueError(f"steps must be >= 1, got {steps}")
     x = x0
     dt = 1.0 / steps
-    for i in tqdm(range(steps), desc="euler", disable=not progress, leave=False):
+    for i in tqdm(range(steps), desc="sampling (Euler)", disable=not progress, leave=False):
         t = torch.full((x.shape[0],), i * dt, device=x.device, dtype=x.dtype)
         x = x + dt * velocity(x, t)
     return x

@@ -7,16 +7,23 @@ run's seed and the epoch, so drawing them never changes the training draws.
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from fundiff.backends.mnist import MNISTBackend, diffusion_loss
 from fundiff.config import TrainConfig
 from fundiff.denoiser import add_noise, denoiser_loss, pure_noise_loss
+from fundiff.diffusion.cfg import guided
+from fundiff.diffusion.denoise import sample
 from fundiff.flow import draw_flow_inputs, flow_matching_loss, one_hot_with_dropout
 from fundiff.models import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
+from fundiff.models.classifier import MNISTClassifier, accuracy
 from fundiff.sampling import sample_class_conditional, sample_time_conditional
+from fundiff.schedules import cosine_alphas_cumprod, strided_timesteps
 from fundiff.viz import save_grid, save_table
 
 SIGMAS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
@@ -29,8 +36,10 @@ def build_model(config: TrainConfig) -> nn.Module:
         return UnconditionalUNet(hidden=config.hidden)
     if config.kind == "flow-time":
         return TimeConditionalUNet(hidden=config.hidden)
-    if config.kind == "flow-class":
+    if config.kind in ("flow-class", "diffusion-class"):
         return ClassConditionalUNet(hidden=config.hidden, num_classes=config.num_classes)
+    if config.kind == "classifier":
+        return MNISTClassifier(hidden=config.hidden, num_classes=config.num_classes)
     raise ValueError(f"unknown model kind {config.kind!r}")
 
 
@@ -57,11 +66,23 @@ def batch_loss(
         return denoiser_loss(model, x, config.sigma, generator)
     if config.kind == "pure-noise":
         return pure_noise_loss(model, x, generator)
+    if config.kind == "classifier":
+        return torch.nn.functional.cross_entropy(model(x), labels)
+    if config.kind == "diffusion-class":
+        abar = _schedule(x.device)
+        return diffusion_loss(
+            model, x, labels, abar, config.p_uncond, generator, config.num_classes
+        )
     draws = draw_flow_inputs(x, generator)
     if config.kind == "flow-time":
         return flow_matching_loss(model, x, draws.x0, draws.t)
     c = one_hot_with_dropout(labels, config.num_classes, config.p_uncond, generator)
     return flow_matching_loss(lambda xt, t: model(xt, t, c), x, draws.x0, draws.t)
+
+
+@functools.cache
+def _schedule(device: torch.device) -> torch.Tensor:
+    return cosine_alphas_cumprod(1000).to(device)
 
 
 def figure_generator(config: TrainConfig, epoch: int, device: torch.device) -> torch.Generator:
@@ -101,6 +122,8 @@ def epoch_figures(
     epoch: int,
     test_images: torch.Tensor,
     train_mean: torch.Tensor | None = None,
+    progress: bool = False,
+    test_labels: torch.Tensor | None = None,
 ) -> list[Path]:
     """Figures after ``epoch``: denoised test digits, or samples; returns the paths written.
 
@@ -112,12 +135,25 @@ def epoch_figures(
         test_images: (N, 1, 28, 28) in [0, 1], on the model's device, N >= 8.
         train_mean: (1, 28, 28), the mean training digit; the pure-noise figure
             shows it beside the model's outputs, which should match it.
+        progress: show a tqdm bar while sampling.
+        test_labels: (N,) labels of ``test_images``; the classifier reports its accuracy on them.
     """
     device = test_images.device
     gen = figure_generator(config, epoch, device)
     tag = f"epoch{epoch:02d}"
     written: list[Path] = []
-    if config.kind == "denoiser":
+    if config.kind == "classifier":
+        if test_labels is not None:
+            from fundiff.atomic import write_json
+
+            path = run_dir / f"accuracy_{tag}.json"
+            acc = accuracy(model, test_images, test_labels)
+            write_json(
+                path,
+                {"epoch": epoch, "test_images": int(test_labels.shape[0]), "test_accuracy": acc},
+            )
+            written.append(path)
+    elif config.kind == "denoiser":
         x = test_images[:8]
         z = add_noise(x, config.sigma, gen)
         table = torch.stack([x, z, model(z)], dim=1)  # (8, 3, 1, 28, 28)
@@ -144,7 +180,9 @@ def epoch_figures(
         )
         written.append(path)
     elif config.kind == "flow-time":
-        samples = sample_time_conditional(model, 40, config.sample_steps, gen, device=device)
+        samples = sample_time_conditional(
+            model, 40, config.sample_steps, gen, device=device, progress=progress
+        )
         path = run_dir / f"samples_{tag}.png"
         save_grid(
             path,
@@ -153,11 +191,27 @@ def epoch_figures(
             title=f"Time-conditioned flow, epoch {epoch}, {config.sample_steps} Euler steps",
         )
         written.append(path)
+    elif config.kind == "diffusion-class":
+        backend = MNISTBackend(model, device)
+        labels = torch.arange(config.num_classes, device=device).repeat(4)  # 4 rows of 0..9
+        conds = torch.nn.functional.one_hot(labels, config.num_classes).float()
+        predictor = guided(backend, conds, torch.zeros_like(conds), config.guidance)
+        images = sample(
+            predictor, (labels.shape[0], 1, 28, 28), strided_timesteps(), backend.alphas_cumprod,
+            backend.variance_type, gen, device=device, progress=progress,
+        )  # fmt: skip
+        path = run_dir / f"samples_{tag}.png"
+        save_grid(
+            path, (images + 1) / 2, nrow=config.num_classes,
+            title=f"MNIST diffusion backend, epoch {epoch}: digits 0-9, CFG {config.guidance}, strided 990..0 by 30",
+        )  # fmt: skip
+        written.append(path)
     else:
         labels = torch.arange(config.num_classes, device=device).repeat(4)  # 4 rows of 0..9
         samples = sample_class_conditional(
-            model, labels, config.sample_steps, config.guidance, gen, num_classes=config.num_classes
-        )
+            model, labels, config.sample_steps, config.guidance, gen,
+            num_classes=config.num_classes, progress=progress,
+        )  # fmt: skip
         path = run_dir / f"samples_{tag}.png"
         save_grid(
             path, samples, nrow=config.num_classes,
@@ -223,3 +277,70 @@ def load_trained_model(
             f"{path}: weights do not fit a {state.config.kind} model ({first})"
         ) from None
     return state.config, model.to(device).eval()
+
+
+def export_weights(checkpoint: str | Path, out: str | Path) -> int:
+    """Write a run's model weights alone (EMA if kept) as fp16 safetensors, config in the metadata.
+
+    Returns:
+        The number of values written.
+    """
+    from safetensors.torch import save_file
+
+    from fundiff.atomic import atomic_path
+
+    config, model = load_trained_model(checkpoint, "cpu")
+    weights = {
+        k: (v.half() if v.is_floating_point() else v).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    with atomic_path(out) as tmp:
+        save_file(
+            weights,
+            str(tmp),
+            metadata={"format": EXPORT_FORMAT, "config": json.dumps(config.to_dict())},
+        )
+    return sum(v.numel() for v in weights.values())
+
+
+EXPORT_FORMAT = "fundiff-weights/1"
+
+
+def load_exported_model(
+    path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[TrainConfig, nn.Module]:
+    """Load weights written by ``export_weights`` (as float32), in eval mode.
+
+    Raises:
+        fundiff.checkpoint.CheckpointError: unreadable file, or weights that do not fit.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    from fundiff.checkpoint import CheckpointError
+    from fundiff.config import ConfigError
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            weights = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        if meta.get("format") != EXPORT_FORMAT:
+            raise CheckpointError(
+                f"{path}: not fundiff model weights (format {meta.get('format')!r})"
+            )
+        config = TrainConfig.from_dict(json.loads(meta["config"]))
+    except (SafetensorError, OSError, ValueError, KeyError, ConfigError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(
+            f"{path}: unreadable model weights ({first}); re-copy or re-export them"
+        ) from None
+    model = build_model(config)
+    try:
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+        )
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path}: weights do not fit a {config.kind} model ({first})"
+        ) from None
+    return config, model.to(device).eval()

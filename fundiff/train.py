@@ -157,7 +157,9 @@ def train(
     )  # before run_dir is touched: bad data leaves nothing
     if config.limit is not None:
         images, labels = images[: config.limit], labels[: config.limit]
-    test_images = load_mnist("test", data_dir)[0][:64].to(dev).unsqueeze(1).float() / 255
+    test_u8, test_labels = load_mnist("test", data_dir)
+    test_images = test_u8.to(dev).unsqueeze(1).float() / 255  # (10000, 1, 28, 28)
+    test_labels = test_labels.to(dev)
     images, labels = images.to(dev), labels.to(dev)  # resident for the whole run
     n = images.shape[0]
     train_mean = (images.float().mean(0) / 255)[None] if config.kind == "pure-noise" else None
@@ -244,7 +246,16 @@ def train(
         if epoch in config.sample_epochs:
             eval_model = ema.module if ema is not None else model
             eval_model.eval()
-            figures += epoch_figures(run, config, eval_model, epoch, test_images, train_mean)
+            figures += epoch_figures(
+                run,
+                config,
+                eval_model,
+                epoch,
+                test_images,
+                train_mean,
+                progress=progress,
+                test_labels=test_labels,
+            )
         write_text(run / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
         save_loss_curve(
             run / "loss.png",

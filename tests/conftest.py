@@ -50,3 +50,15 @@ DEVICES = [
     pytest.param("cuda", id="cuda", marks=pytest.mark.gpu),
 ]
 """Parametrise a test over devices with ``@pytest.mark.parametrize("device", DEVICES)``."""
+
+
+@pytest.fixture(scope="module")
+def backend():  # noqa: ANN201 (MNISTBackend; imported lazily)
+    """A real small Part A backend: the MNIST backend around a random ClassConditionalUNet of width 4."""
+    import torch
+
+    from fundiff.backends.mnist import MNISTBackend
+    from fundiff.models import ClassConditionalUNet
+
+    torch.manual_seed(0)
+    return MNISTBackend(ClassConditionalUNet(hidden=4), "cpu")

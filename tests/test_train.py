@@ -84,6 +84,8 @@ def expected_figures(config: TrainConfig) -> set[str]:
     if config.kind == "denoiser":
         names = {"noising.png", *(f"denoised_{t}.png" for t in tags)}
         return names | ({"ood.png"} if config.epochs in config.sample_epochs else set())
+    if config.kind == "classifier":
+        return {f"accuracy_{t}.json" for t in tags}
     return {f"samples_{t}.png" for t in tags}
 
 

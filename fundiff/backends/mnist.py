@@ -1,0 +1,151 @@
+"""The MNIST diffusion backend: a small class-conditional pixel DDPM that fundiff trains and ships.
+
+Design: epsilon prediction on DeepFloyd IF's own schedule (1000 steps,
+cosine / ``squaredcos_cap_v2``), so that every Part A loop, the strided
+timesteps 990, 960, ..., 0 and the i_start values of the write-up carry over
+unchanged; only the images are smaller (1x28x28). The network is Part B's
+``ClassConditionalUNet``: the time input is t / 1000, the class input a one-hot
+vector of the digit, and the zero vector for the unconditional prompt "" (it is
+trained with 10% class dropout, so classifier-free guidance works). Its
+variance is the fixed posterior variance ("fixed_small").
+
+Prompts are the digits "0" to "9" and "" (unconditional). Images are in [-1, 1]
+(a [0, 1] MNIST digit x maps to 2x - 1).
+
+Training: ``fundiff train diffusion-class`` (see ``fundiff.config.RECIPES``).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fundiff.backends.base import Prediction
+from fundiff.flow import one_hot_with_dropout
+from fundiff.schedules import cosine_alphas_cumprod
+
+NUM_STEPS = 1000
+PROMPTS: tuple[str, ...] = tuple(str(d) for d in range(10)) + ("",)
+WEIGHTS_ASSET = "mnist_diffusion.safetensors"
+
+
+class BackendError(Exception):
+    """The backend cannot be built as asked; the message says why and what to do."""
+
+
+def diffusion_loss(
+    model: nn.Module,
+    x01: torch.Tensor,
+    labels: torch.Tensor,
+    alphas_cumprod: torch.Tensor,
+    p_uncond: float,
+    generator: torch.Generator | None = None,
+    num_classes: int = 10,
+) -> torch.Tensor:
+    """Epsilon-prediction loss: ``|eps_theta(x_t, t, c) - eps|^2``.
+
+    Args:
+        model: ``ClassConditionalUNet``-like, called as ``model(x_t, t / T, c)``.
+        x01: digits in [0, 1], shape (B, 1, 28, 28); mapped to [-1, 1].
+        labels: digit labels, shape (B,).
+        alphas_cumprod: (T,) schedule, on the data's device.
+        p_uncond: class-dropout probability.
+        generator: source of t, eps and the dropout mask.
+        num_classes: length of the one-hot vector.
+
+    Returns:
+        Scalar loss.
+    """
+    x0 = 2 * x01 - 1
+    b = x0.shape[0]
+    n = alphas_cumprod.shape[0]
+    t = torch.randint(0, n, (b,), generator=generator, device=x0.device)
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    abar = alphas_cumprod[t].to(x0.dtype).view(b, 1, 1, 1)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+    c = one_hot_with_dropout(labels, num_classes, p_uncond, generator)
+    return F.mse_loss(model(x_t, t.to(x0.dtype) / n, c), eps)
+
+
+class MNISTBackend:
+    """The Part A ``Backend`` for a class-conditional MNIST epsilon model.
+
+    Args:
+        model: ``ClassConditionalUNet`` trained by ``diffusion_loss``.
+        device: where it runs.
+    """
+
+    name = "mnist"
+    image_shape = (1, 28, 28)
+    variance_type = "fixed_small"
+    prompts = PROMPTS
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.num_classes = getattr(model, "num_classes", 10)
+        self.alphas_cumprod = cosine_alphas_cumprod(NUM_STEPS).to(self.device)
+
+    def encode(self, prompt: str) -> torch.Tensor:
+        """One-hot (1, 10) for "0".."9"; zeros for ""."""
+        if prompt not in PROMPTS:
+            raise ValueError(
+                f"the MNIST backend knows the prompts '0' to '9' and '' (unconditional), not {prompt!r}"
+            )
+        c = torch.zeros(1, self.num_classes, device=self.device)
+        if prompt:
+            c[0, int(prompt)] = 1
+        return c
+
+    @torch.no_grad()
+    def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:
+        """Noise estimate for ``x_t`` (B, 1, 28, 28) at timestep ``t`` under class vectors ``cond`` (1 or B, 10)."""
+        b = x_t.shape[0]
+        c = cond.expand(b, -1) if cond.shape[0] == 1 else cond
+        tt = torch.full((b,), t / NUM_STEPS, device=x_t.device, dtype=x_t.dtype)
+        return Prediction(self.model(x_t, tt, c))
+
+
+def shipped_weights() -> Path:
+    """Path of the weights shipped in the package (may not exist in a source checkout without assets)."""
+    return Path(str(resources.files("fundiff") / "assets" / WEIGHTS_ASSET))
+
+
+def load_mnist_backend(
+    weights: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu"
+) -> MNISTBackend:
+    """Build the MNIST backend from a weights file (default: the shipped one).
+
+    Args:
+        weights: a ``.safetensors`` of model weights (fp16 or fp32) with the model's
+            config in its metadata, as ``scripts/export_weights.py`` writes it, or a
+            training run's ``checkpoint.safetensors``.
+        device: where it runs.
+
+    Raises:
+        BackendError: the file is missing, unreadable or not a diffusion-class model.
+    """
+    from fundiff.checkpoint import CheckpointError
+    from fundiff.tasks import load_exported_model, load_trained_model
+
+    path = Path(weights) if weights is not None else shipped_weights()
+    if not path.is_file():
+        raise BackendError(
+            f"{path}: no MNIST diffusion weights there; train them with 'fundiff train diffusion-class' "
+            "and pass the run's checkpoint.safetensors"
+        )
+    try:
+        try:
+            config, model = load_trained_model(path, "cpu")
+        except CheckpointError:
+            config, model = load_exported_model(path, "cpu")
+    except CheckpointError as err:
+        raise BackendError(str(err)) from None
+    if config.kind != "diffusion-class":
+        raise BackendError(f"{path} holds a {config.kind} model, not a diffusion-class one")
+    return MNISTBackend(model, device)

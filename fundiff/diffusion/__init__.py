@@ -1,0 +1,1 @@
+"""Part A loops, model-agnostic: each is a function of (backend, tensors) -> tensors."""

@@ -1,0 +1,138 @@
+"""Part A, 1.8-1.9: visual anagrams and hybrid images, as combined noise estimates.
+
+Both replace the noise estimate at each step of the ordinary sampler.
+
+- Visual anagrams (Geng, Park & Owens, 2024): prompt k is seen through view k.
+  Each view's guided estimate is taken on the viewed image and mapped back by
+  the view's inverse; the estimates are averaged. The image then reads as
+  prompt k under view k (e.g. upright and upside down).
+- Factorized diffusion (Geng et al., 2024), of which hybrid images are one case:
+  linear components that sum to the identity (a low-pass and a high-pass
+  filter; grayscale and colour residual); component k of the estimate comes
+  from prompt k: ``eps = lowpass(eps_1) + highpass(eps_2)``.
+
+Variance values (DeepFloyd IF) are mapped back by ``View.invert_values`` and
+averaged, in both cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torchvision.transforms.functional import gaussian_blur
+
+from fundiff.backends.base import Backend, Prediction
+from fundiff.diffusion.cfg import DEFAULT_GUIDANCE, guided_prediction
+from fundiff.diffusion.denoise import Predictor
+from fundiff.diffusion.views import View
+
+Component = Callable[[torch.Tensor], torch.Tensor]
+
+HYBRID_KERNEL_64 = 33
+HYBRID_SIGMA_64 = 2.0
+
+
+def _mean_variance(variances: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+    if any(v is None for v in variances):
+        return None
+    return torch.stack(list(variances)).mean(0)  # type: ignore[arg-type]
+
+
+def anagram(
+    backend: Backend,
+    conds: Sequence[torch.Tensor],
+    views: Sequence[View],
+    uncond: torch.Tensor,
+    scale: float = DEFAULT_GUIDANCE,
+) -> Predictor:
+    """The visual-anagram predictor: prompt k under view k, estimates averaged.
+
+    Args:
+        backend: the model.
+        conds: one conditioning per view.
+        views: the views, e.g. (IDENTITY, FLIP).
+        uncond: the "" conditioning.
+        scale: guidance scale of each estimate.
+    """
+    if len(conds) != len(views) or not views:
+        raise ValueError(
+            f"an anagram needs one prompt per view; got {len(conds)} prompts and {len(views)} views"
+        )
+
+    def predict(x: torch.Tensor, t: int) -> Prediction:
+        eps, var = [], []
+        for cond, view in zip(conds, views, strict=True):
+            p = guided_prediction(backend, view.apply(x), t, cond, uncond, scale)
+            eps.append(view.invert(p.eps))
+            var.append(None if p.variance is None else view.invert_values(p.variance))
+        return Prediction(torch.stack(eps).mean(0), _mean_variance(var))
+
+    return predict
+
+
+def factorized(
+    backend: Backend,
+    conds: Sequence[torch.Tensor],
+    components: Sequence[Component],
+    uncond: torch.Tensor,
+    scale: float = DEFAULT_GUIDANCE,
+) -> Predictor:
+    """Factorized diffusion: component k of the noise estimate comes from prompt k.
+
+    Args:
+        backend: the model.
+        conds: one conditioning per component.
+        components: linear maps that sum to the identity (e.g. ``frequency_split``).
+        uncond: the "" conditioning.
+        scale: guidance scale of each estimate.
+    """
+    if len(conds) != len(components) or not components:
+        raise ValueError(
+            f"a factorization needs one prompt per component; got {len(conds)} prompts and {len(components)} components"
+        )
+
+    def predict(x: torch.Tensor, t: int) -> Prediction:
+        preds = [guided_prediction(backend, x, t, c, uncond, scale) for c in conds]
+        eps = sum((f(p.eps) for f, p in zip(components, preds, strict=True)), torch.zeros_like(x))
+        return Prediction(eps, _mean_variance([p.variance for p in preds]))
+
+    return predict
+
+
+def hybrid_filter(size: int) -> tuple[int, float]:
+    """Gaussian kernel width and sigma for images of ``size`` pixels: 33 and 2 at 64, scaled."""
+    sigma = HYBRID_SIGMA_64 * size / 64
+    kernel = max(3, round(HYBRID_KERNEL_64 * size / 64) | 1)  # odd
+    return kernel, sigma
+
+
+def frequency_split(size: int) -> tuple[Component, Component]:
+    """(low-pass, high-pass) for ``size``-pixel images; they sum to the identity."""
+    kernel, sigma = hybrid_filter(size)
+
+    def low(x: torch.Tensor) -> torch.Tensor:
+        return gaussian_blur(x, [kernel, kernel], [sigma, sigma])
+
+    return low, lambda x: x - low(x)
+
+
+def grayscale_colour_split() -> tuple[Component, Component]:
+    """(grayscale, colour residual): the channel mean and what is left; they sum to the identity."""
+
+    def gray(x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=-3, keepdim=True).expand_as(x)
+
+    return gray, lambda x: x - gray(x)
+
+
+def hybrid(
+    backend: Backend,
+    cond_low: torch.Tensor,
+    cond_high: torch.Tensor,
+    uncond: torch.Tensor,
+    scale: float = DEFAULT_GUIDANCE,
+) -> Predictor:
+    """Hybrid image: ``lowpass(eps(prompt_low)) + highpass(eps(prompt_high))``."""
+    low, high = frequency_split(backend.image_shape[-1])
+    return factorized(backend, [cond_low, cond_high], [low, high], uncond, scale)
