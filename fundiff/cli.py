@@ -72,7 +72,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
     )
-    p.add_argument("--seed", type=int, default=None, help="seed of every random draw (default: 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of every random draw (default: 0; part-a part0: 101)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -159,31 +164,104 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--out", type=Path, default=Path("samples.png"), help="PNG to write")
     _add_common(sample)
+
+    from fundiff.parta import TASKS
+
+    part_a = sub.add_parser(
+        "part-a",
+        help="run a Part A loop and write its figure",
+        description="Run one section of Part A on a backend and write the write-up's figure as PNG into --out. "
+        "The mnist backend (shipped, CPU) takes the digits '0'-'9' and '' as prompts; deepfloyd needs IF's "
+        "weights and a prompt-embeddings file from 'fundiff embed-prompts'.",
+    )
+    part_a.add_argument("task", choices=TASKS, help="which section's loop")
+    part_a.add_argument(
+        "--backend", choices=("mnist", "deepfloyd"), default="mnist", help="default: mnist"
+    )
+    part_a.add_argument(
+        "--out", type=Path, default=Path("part_a"), help="folder for the figures (default part_a)"
+    )
+    part_a.add_argument(
+        "--image", type=Path, help="input image file (default on mnist: a shipped test 7)"
+    )
+    part_a.add_argument(
+        "--mask", type=Path, help="inpaint: mask image of the backend's size, white = regenerate"
+    )
+    part_a.add_argument("--prompt", help="the prompt (mnist: a digit 0-9, or '' for none)")
+    part_a.add_argument(
+        "--prompts", nargs="+", help="anagram: one prompt per view; hybrid: low then high"
+    )
+    part_a.add_argument(
+        "--views",
+        nargs="+",
+        help="anagram views: identity flip rotate90 rotate180 transpose negate",
+    )
+    part_a.add_argument(
+        "--factorization", choices=("frequency", "colour"), default="frequency", help="hybrid"
+    )
+    part_a.add_argument(
+        "--i-start", type=int, default=10, help="iterative: start index into the timesteps"
+    )
+    part_a.add_argument(
+        "--i-starts",
+        type=int,
+        nargs="+",
+        help="sdedit/img2img noise levels (default 1 3 5 7 10 20)",
+    )
+    part_a.add_argument(
+        "--guidance", type=_finite_float, default=7.0, help="classifier-free guidance (default 7)"
+    )
+    part_a.add_argument("--num", type=_positive_int, default=5, help="sample/cfg: images to draw")
+    part_a.add_argument(
+        "--weights", type=Path, help="mnist: weights file (default: the shipped model)"
+    )
+    part_a.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
+    part_a.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
+    part_a.add_argument(
+        "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
+    )
+    _add_common(part_a)
+
+    sub.add_parser(
+        "embed-prompts",
+        help="turn prompts into DeepFloyd IF's T5 embeddings (.pth)",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["embed-prompts"]:
+        from fundiff.backends.prompts import embed_prompts_main
+
+        return embed_prompts_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from fundiff.backends.mnist import BackendError
     from fundiff.checkpoint import CheckpointError
     from fundiff.config import ConfigError
     from fundiff.data import DataError
+    from fundiff.images import ImageError
     from fundiff.train import RunDirError, TrainingDiverged
 
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "part-a":
+            return _part_a(args)
         return _sample(args)
-    except (UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError) as err:
+    except (
+        UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError, ImageError, BackendError,
+    ) as err:  # fmt: skip
         print(f"fundiff {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as err:
         print(f"fundiff {args.command}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(
-            f"fundiff {args.command}: interrupted; a run continues with --resume", file=sys.stderr
-        )
+        hint = "; the run continues with --resume" if args.command == "train" else ""
+        print(f"fundiff {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 
@@ -247,21 +325,13 @@ def _sample(args: argparse.Namespace) -> int:
     gen = torch.Generator(device).manual_seed(seed)
     progress = not args.no_progress
     if config.kind == "diffusion-class":
-        from fundiff.backends.mnist import MNISTBackend
-        from fundiff.diffusion.cfg import guided
-        from fundiff.diffusion.denoise import sample
-        from fundiff.schedules import strided_timesteps
+        from fundiff.backends.mnist import MNISTBackend, sample_digits
 
-        backend = MNISTBackend(model, device)
         digits = args.digits if args.digits is not None else list(range(10))
         labels = torch.tensor(digits, device=device).repeat(args.per_digit)
-        conds = torch.nn.functional.one_hot(labels, config.num_classes).float()
-        predictor = guided(backend, conds, torch.zeros_like(conds), args.guidance)
-        images = sample(
-            predictor, (labels.shape[0], 1, 28, 28), strided_timesteps(), backend.alphas_cumprod,
-            backend.variance_type, gen, device=device, progress=progress,
-        )  # fmt: skip
-        images = (images + 1) / 2
+        images = sample_digits(
+            MNISTBackend(model, device), labels, args.guidance, gen, progress=progress
+        )
         nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}, strided DDPM"
     elif config.kind == "flow-class":
         digits = args.digits if args.digits is not None else list(range(10))
@@ -307,6 +377,41 @@ def _sample(args: argparse.Namespace) -> int:
             f"cannot write --out {args.out} ({err.strerror or err}); choose another path"
         ) from None
     print(f"wrote {args.out}")
+    return 0
+
+
+def _part_a(args: argparse.Namespace) -> int:
+    from fundiff.parta import TaskOptions, build_backend, run_task
+    from fundiff.schedules import strided_timesteps
+    from fundiff.train import resolve_device
+
+    ts = strided_timesteps()
+    for i in [args.i_start, *(args.i_starts or [])]:
+        if not 0 <= i < len(ts) - 1:
+            raise UsageError(
+                f"i_start {i} is outside the schedule: the {len(ts)} strided timesteps take indices 0 to {len(ts) - 2}"
+            )
+    device = resolve_device(args.device)
+    try:
+        backend = build_backend(
+            args.backend, device=device, weights=args.weights, stage1=args.stage1, stage2=args.stage2,
+            prompt_embeds=args.prompt_embeds,
+        )  # fmt: skip
+    except RuntimeError as err:  # WeightsUnavailable, without importing diffusers here
+        if type(err).__name__ != "WeightsUnavailable":
+            raise
+        raise UsageError(str(err)) from None
+    opts = TaskOptions(
+        image=args.image, mask=args.mask, prompt=args.prompt, prompts=args.prompts, views=args.views,
+        factorization=args.factorization, i_start=args.i_start, guidance=args.guidance, num=args.num,
+        seed=args.seed, progress=not args.no_progress,
+        **({"i_starts": tuple(args.i_starts)} if args.i_starts else {}),
+    )  # fmt: skip
+    try:
+        for path in run_task(args.task, backend, args.out, opts):
+            print(f"wrote {path}")
+    except OSError as err:
+        raise UsageError(f"cannot write into --out {args.out} ({err.strerror})") from None
     return 0
 
 

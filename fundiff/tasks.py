@@ -14,16 +14,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from fundiff.backends.mnist import MNISTBackend, diffusion_loss
+from fundiff.backends.mnist import MNISTBackend, diffusion_loss, sample_digits
 from fundiff.config import TrainConfig
 from fundiff.denoiser import add_noise, denoiser_loss, pure_noise_loss
-from fundiff.diffusion.cfg import guided
-from fundiff.diffusion.denoise import sample
 from fundiff.flow import draw_flow_inputs, flow_matching_loss, one_hot_with_dropout
 from fundiff.models import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet
 from fundiff.models.classifier import MNISTClassifier, accuracy
 from fundiff.sampling import sample_class_conditional, sample_time_conditional
-from fundiff.schedules import cosine_alphas_cumprod, strided_timesteps
+from fundiff.schedules import cosine_alphas_cumprod
 from fundiff.viz import save_grid, save_table
 
 SIGMAS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
@@ -192,17 +190,13 @@ def epoch_figures(
         )
         written.append(path)
     elif config.kind == "diffusion-class":
-        backend = MNISTBackend(model, device)
         labels = torch.arange(config.num_classes, device=device).repeat(4)  # 4 rows of 0..9
-        conds = torch.nn.functional.one_hot(labels, config.num_classes).float()
-        predictor = guided(backend, conds, torch.zeros_like(conds), config.guidance)
-        images = sample(
-            predictor, (labels.shape[0], 1, 28, 28), strided_timesteps(), backend.alphas_cumprod,
-            backend.variance_type, gen, device=device, progress=progress,
-        )  # fmt: skip
+        images = sample_digits(
+            MNISTBackend(model, device), labels, config.guidance, gen, progress=progress
+        )
         path = run_dir / f"samples_{tag}.png"
         save_grid(
-            path, (images + 1) / 2, nrow=config.num_classes,
+            path, images, nrow=config.num_classes,
             title=f"MNIST diffusion backend, epoch {epoch}: digits 0-9, CFG {config.guidance}, strided 990..0 by 30",
         )  # fmt: skip
         written.append(path)

@@ -62,3 +62,14 @@ def backend():  # noqa: ANN201 (MNISTBackend; imported lazily)
 
     torch.manual_seed(0)
     return MNISTBackend(ClassConditionalUNet(hidden=4), "cpu")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():  # noqa: ANN201 (Iterator[None])
+    """Run torch on one thread for a module: on 2 shared cores a second thread can make tiny models far slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -12,7 +12,9 @@ def test_cosine_schedule_matches_diffusers_squaredcos_cap_v2() -> None:
     """Does our alphas_cumprod equal diffusers' DDPMScheduler('squaredcos_cap_v2'), an independent implementation?"""
     diffusers = pytest.importorskip("diffusers")
     sched = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
-    torch.testing.assert_close(cosine_alphas_cumprod(1000), sched.alphas_cumprod, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        cosine_alphas_cumprod(1000), sched.alphas_cumprod, rtol=1e-5, atol=1e-7
+    )
 
 
 def test_schedule_decreases_from_one_towards_zero() -> None:

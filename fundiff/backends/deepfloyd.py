@@ -111,15 +111,16 @@ def fetch_pretrained(
         if not folder.is_dir():
             raise WeightsUnavailable(
                 f"no {what} at {folder}: there is no such folder. Pass a folder written by "
-                f"save_pretrained, or a hub id such as {IF_STAGE1}: {_advice(IF_STAGE1)}"
+                f"save_pretrained, or a hub id such as {IF_STAGE1} (first accept the licence on "
+                f"https://huggingface.co/{IF_STAGE1} and log in with `hf auth login`)"
             )
         variant = _local_variant(folder / kwargs.get("subfolder", ""), variants)
         try:
             return load(str(folder), local_files_only=True, **_variant(variant), **kwargs)
         except errors as err:
             raise WeightsUnavailable(
-                f"could not load {what} from the folder {folder} ({_reason(err)}){hint}; "
-                "pass a complete folder written by save_pretrained"
+                f"could not load {what} from the folder {folder} ({_reason(err)}): "
+                f"pass a complete folder written by save_pretrained{hint}"
             ) from err
     repo = str(source)
     for variant in dict.fromkeys(variants):
@@ -137,8 +138,8 @@ def fetch_pretrained(
         return load(repo, **_variant(variants[0]), **kwargs)
     except errors as err:
         raise WeightsUnavailable(
-            f"could not get {what} ({repo}) from the Hugging Face hub ({_reason(err)}){hint}: "
-            f"check the network, {_advice(repo)}"
+            f"could not get {what} ({repo}) from the Hugging Face hub ({_reason(err)}): "
+            f"check the network, {_advice(repo)}{hint}"
         ) from err
 
 
@@ -162,7 +163,9 @@ def _variant(variant: str | None) -> dict[str, str]:
 
 def _local_variant(folder: Path, variants: Sequence[str | None]) -> str | None:
     """The first of ``variants`` with weight files under ``folder``; else the one there is."""
-    found = {_variant_of(p.name) for ext in ("safetensors", "bin") for p in folder.rglob(f"*.{ext}")}
+    found = {
+        _variant_of(p.name) for ext in ("safetensors", "bin") for p in folder.rglob(f"*.{ext}")
+    }
     for variant in variants:
         if variant in found:
             return variant
@@ -170,7 +173,7 @@ def _local_variant(folder: Path, variants: Sequence[str | None]) -> str | None:
 
 
 def _variant_of(name: str) -> str | None:
-    """"model.fp16.safetensors" and "model.fp16-00001-of-00002.safetensors" -> "fp16"."""
+    """The variant in a weight file's name: "model.fp16-00001-of-00002.safetensors" -> "fp16"."""
     parts = name.split(".")
     return parts[1].split("-")[0] if len(parts) > 2 else None
 
@@ -242,6 +245,9 @@ def load_deepfloyd(
         device: "auto" (CUDA if available), "cpu", "cuda" or "cuda:N".
         dtype: default float16 (fp16 weight files) on CUDA, float32 on the CPU.
 
+    Returns:
+        The backend, on ``device``.
+
     Raises:
         WeightsUnavailable: the weights are neither here nor downloadable now.
         PromptEmbedsError: the embeddings are missing or malformed.
@@ -257,10 +263,14 @@ def load_deepfloyd(
         embeds, source = check_prompt_embeds(prompt_embeds, "the prompt_embeds dict"), None
     else:
         embeds, source = load_prompt_embeds(prompt_embeds), Path(prompt_embeds)
-    unused = dict.fromkeys(["text_encoder", "tokenizer", "safety_checker", "feature_extractor"])
-    common = dict(
-        **unused, watermarker=None, requires_safety_checker=False, **_diffusers_kwargs(dtype)
-    )
+    # T5 is replaced by the embeddings; the safety checker and watermark act on PIL output,
+    # which a tensor-returning backend never makes, so none of them is loaded.
+    unused = ["text_encoder", "tokenizer", "safety_checker", "feature_extractor", "watermarker"]
+    common = {
+        **dict.fromkeys(unused),
+        "requires_safety_checker": False,
+        **_diffusers_kwargs(dtype),
+    }
     variants = variant_preference(dtype)
     pipe1 = fetch_pretrained(
         IFPipeline.from_pretrained,
@@ -316,20 +326,20 @@ class DeepFloydBackend:
                 "load a DeepFloyd IF stage I pipeline"
             )
         embeds = check_prompt_embeds(prompt_embeds, str(embeds_file or "the prompt embeddings"))
-        width = embeds[UNCONDITIONAL].shape[-1]
+        d_model = embeds[UNCONDITIONAL].shape[-1]
         expected = config.encoder_hid_dim or config.cross_attention_dim
-        if width != expected:
+        if d_model != expected:
             raise ValueError(
-                f"the prompt embeddings have width {width} but stage I expects {expected}: "
+                f"the prompt embeddings have width {d_model} but stage I expects {expected}: "
                 "they come from another text encoder; make them with IF's T5 (fundiff embed-prompts)"
             )
         size = config.sample_size
-        height, width_px = (size, size) if isinstance(size, int) else tuple(size)
+        height, width = (size, size) if isinstance(size, int) else tuple(size)
         self.device = torch.device(device)
         self.stage1 = stage1.to(self.device)
         self.stage2 = stage2.to(self.device) if stage2 is not None else None
         self.dtype: torch.dtype = stage1.unet.dtype
-        self.image_shape: tuple[int, int, int] = (config.in_channels, height, width_px)
+        self.image_shape: tuple[int, int, int] = (config.in_channels, height, width)
         self.alphas_cumprod = stage1.scheduler.alphas_cumprod.to(self.device, torch.float32)
         self.prompts: tuple[str, ...] | None = tuple(embeds)
         self._embeds = embeds
@@ -364,7 +374,9 @@ class DeepFloydBackend:
         """
         b, c = x_t.shape[:2]
         if tuple(x_t.shape[1:]) != self.image_shape:
-            raise ValueError(f"x_t has shape {tuple(x_t.shape)}; stage I takes (B, *{self.image_shape})")
+            raise ValueError(
+                f"x_t has shape {tuple(x_t.shape)}; stage I takes (B, *{self.image_shape})"
+            )
         if cond.shape[0] not in (1, b):
             raise ValueError(f"cond has batch {cond.shape[0]} for {b} images; give 1 or {b}")
         cond = cond.to(self.device, self.dtype).expand(b, -1, -1)  # (B, 77, D)

@@ -15,12 +15,9 @@ References:
 
 from __future__ import annotations
 
-import argparse
 import os
-import pickle
 import sys
 import warnings
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,13 +132,12 @@ def _transformers_dtype(dtype: torch.dtype) -> dict[str, torch.dtype]:
 
 
 def _tokenizer_hint() -> str:
-    """Advice for a tokenizer that fails to load: T5's spiece.model needs sentencepiece and protobuf."""
+    """Advice for a tokenizer that fails to load where T5's spiece.model cannot be read."""
     from importlib.util import find_spec
 
-    missing = [name for name in ("sentencepiece", "google.protobuf") if not _importable(find_spec, name)]
-    if not missing:
+    if all(_importable(find_spec, name) for name in ("sentencepiece", "google.protobuf")):
         return ""
-    return "reading T5's spiece.model needs the sentencepiece and protobuf packages: pip install sentencepiece protobuf"
+    return "reading T5's spiece.model needs sentencepiece and protobuf: pip install sentencepiece protobuf"
 
 
 def _importable(find_spec: Any, name: str) -> bool:
@@ -236,7 +232,11 @@ def check_prompt_embeds(obj: object, source: str) -> dict[str, torch.Tensor]:
         if not isinstance(prompt, str):
             raise PromptEmbedsError(f"{source} has a non-string key {prompt!r}; keys are prompts")
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            kind = f"a {value.dtype} tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+            kind = (
+                f"a {value.dtype} tensor"
+                if isinstance(value, torch.Tensor)
+                else type(value).__name__
+            )
             raise PromptEmbedsError(
                 f"{source}: the embedding of {prompt!r} is {kind}, not a float tensor"
             )
@@ -303,8 +303,9 @@ def load_prompt_embeds(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except Exception as err:  # torch.load's errors on a malformed file are many and undocumented
+        lines = str(err).strip().splitlines()
+        reason = f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
         raise PromptEmbedsError(
             f"{path} is not a prompt-embeddings file ({reason}); "
             f"re-make it with `fundiff embed-prompts --out {path}`"
@@ -357,7 +358,7 @@ def embed_prompts_main(argv: Sequence[str] | None = None) -> int:
         merged = check_prompt_embeds({**kept, **fresh}, f"{args.out} with the new prompts")
         save_prompt_embeds(merged, args.out)
     except (ValueError, OSError, WeightsUnavailable) as err:
-        message = " ".join(str(err).split())
+        message = str(err).replace("\n", " ")
         print(f"fundiff embed-prompts: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     _, length, width = merged[UNCONDITIONAL].shape
@@ -391,11 +392,16 @@ def _writable_out(out: Path, *, keep: bool) -> dict[str, torch.Tensor]:
     """Check --out before the (slow) encoder loads; return the embeddings it holds if ``keep``."""
     folder = out.parent
     if out.is_dir():
-        raise PromptEmbedsError(f"--out {out} is a folder; give a file such as {out / 'prompts.pth'}")
+        raise PromptEmbedsError(
+            f"--out {out} is a folder; give a file such as {out / 'prompts.pth'}"
+        )
     if not folder.is_dir():
         raise PromptEmbedsError(f"--out {out}: folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise PromptEmbedsError(f"--out {out} is not writable here; choose another path")
-    if keep and out.exists():
+    if not (keep and out.exists()):
+        return {}
+    try:
         return load_prompt_embeds(out)
-    return {}
+    except PromptEmbedsError as err:
+        raise PromptEmbedsError(f"{err}; or pass --replace to overwrite {out}") from err

@@ -46,13 +46,17 @@ def test_loss_is_zero_for_a_model_that_returns_the_noise() -> None:
     g = torch.Generator().manual_seed(seed)
     torch.randint(0, 1000, (4,), generator=g)
     eps = torch.randn(x.shape, generator=g)
-    loss = diffusion_loss(lambda x_t, t, c: eps, x, labels, abar, 0.1, torch.Generator().manual_seed(seed))
+    loss = diffusion_loss(
+        lambda x_t, t, c: eps, x, labels, abar, 0.1, torch.Generator().manual_seed(seed)
+    )
     assert loss.item() == 0.0
 
 
 def test_weights_round_trip_through_export(mnist_dir: Path, tmp_path: Path) -> None:
     """Does a trained run load as a backend, from its checkpoint and from exported fp16 weights alike?"""
-    config = recipe("diffusion-class", limit=128, epochs=1, hidden=4, batch_size=64, sample_epochs=())
+    config = recipe(
+        "diffusion-class", limit=128, epochs=1, hidden=4, batch_size=64, sample_epochs=()
+    )
     train(config, tmp_path / "run", device="cpu", data_dir=mnist_dir, progress=False)
     export_weights(tmp_path / "run" / "checkpoint.safetensors", tmp_path / "w.safetensors")
     a = load_mnist_backend(tmp_path / "run" / "checkpoint.safetensors")
@@ -70,6 +74,9 @@ def test_missing_or_wrong_weights_say_what_to_do(tmp_path: Path) -> None:
 
     cfg = recipe("flow-class", hidden=4)
     torch.manual_seed(0)
-    ckpt.save(tmp_path / "flow.safetensors", ckpt.TrainingState(cfg, 1, 1, ClassConditionalUNet(hidden=4).state_dict()))
+    ckpt.save(
+        tmp_path / "flow.safetensors",
+        ckpt.TrainingState(cfg, 1, 1, ClassConditionalUNet(hidden=4).state_dict()),
+    )
     with pytest.raises(BackendError, match="not a diffusion-class"):
         load_mnist_backend(tmp_path / "flow.safetensors")

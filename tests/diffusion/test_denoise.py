@@ -48,7 +48,9 @@ def test_posterior_mean_is_the_closed_form_ddpm_mean(pair: tuple[int, int], seed
 @pytest.mark.parametrize("variance_type", ["learned_range", "fixed_small"])
 @settings(**FAST)
 @given(pair=pairs, seed=st.integers(0, 2**31 - 1))
-def test_step_agrees_with_diffusers_ddpm_scheduler(variance_type: str, pair: tuple[int, int], seed: int) -> None:
+def test_step_agrees_with_diffusers_ddpm_scheduler(
+    variance_type: str, pair: tuple[int, int], seed: int
+) -> None:
     """On the same strided timesteps and generator, is our step diffusers' DDPMScheduler.step?"""
     diffusers = pytest.importorskip("diffusers")
     sched = diffusers.DDPMScheduler(
@@ -62,7 +64,9 @@ def test_step_agrees_with_diffusers_ddpm_scheduler(variance_type: str, pair: tup
     v = torch.rand(2, 3, 8, 8, generator=g) * 2 - 1
     learned = variance_type == "learned_range"
     pred = Prediction(eps, v if learned else None)
-    ours = ddpm_step(x_t, pred, t, tp, sched.alphas_cumprod, variance_type, torch.Generator().manual_seed(seed))
+    ours = ddpm_step(
+        x_t, pred, t, tp, sched.alphas_cumprod, variance_type, torch.Generator().manual_seed(seed)
+    )
     output = torch.cat([eps, v], 1) if learned else eps
     theirs = sched.step(output, t, x_t, generator=torch.Generator().manual_seed(seed)).prev_sample
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
@@ -75,7 +79,10 @@ def test_learned_range_endpoints_are_posterior_and_beta() -> None:
     eps = torch.zeros_like(x)
     abar_t, abar_p = ABAR[t], ABAR[tp]
     mean = posterior_mean(x, estimate_x0(x, eps, abar_t), abar_t, abar_p)
-    for v, var in ((-1.0, posterior_log_variance(abar_t, abar_p).exp()), (1.0, 1 - abar_t / abar_p)):
+    for v, var in (
+        (-1.0, posterior_log_variance(abar_t, abar_p).exp()),
+        (1.0, 1 - abar_t / abar_p),
+    ):
         g = torch.Generator().manual_seed(0)
         step = ddpm_step(x, Prediction(eps, torch.full_like(x, v)), t, tp, ABAR, "learned_range", g)
         z = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))

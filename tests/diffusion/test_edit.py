@@ -42,7 +42,15 @@ def test_sdedit_starts_from_the_noised_image(backend) -> None:
 
     image = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(3)) * 2 - 1
     pred = guided(backend, backend.encode("5"), backend.encode(""), 5.0)
-    ours = sdedit(pred, image, 30, TS, backend.alphas_cumprod, backend.variance_type, torch.Generator().manual_seed(0))
+    ours = sdedit(
+        pred,
+        image,
+        30,
+        TS,
+        backend.alphas_cumprod,
+        backend.variance_type,
+        torch.Generator().manual_seed(0),
+    )
     g = torch.Generator().manual_seed(0)
     x_t = forward(image, TS[30], backend.alphas_cumprod, g)
     ref = iterative_denoise(pred, x_t, TS, 30, backend.alphas_cumprod, backend.variance_type, g)

@@ -23,7 +23,9 @@ FAST = dict(max_examples=15, deadline=None)
 
 @settings(**FAST)
 @given(seed=st.integers(0, 2**31 - 1), t=st.integers(0, 999), scale=st.floats(0, 10))
-def test_anagram_with_identity_views_and_equal_prompts_is_plain_cfg(backend, seed: int, t: int, scale: float) -> None:
+def test_anagram_with_identity_views_and_equal_prompts_is_plain_cfg(
+    backend, seed: int, t: int, scale: float
+) -> None:
     """With identity views and one prompt twice, is the anagram estimate the guided one?"""
     x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
     c, u = backend.encode("6"), backend.encode("")
@@ -62,7 +64,9 @@ def test_hybrid_with_one_prompt_is_plain_cfg(backend) -> None:
     """With the same prompt for low and high frequencies, is the estimate the guided one?"""
     x = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     c, u = backend.encode("0"), backend.encode("")
-    torch.testing.assert_close(hybrid(backend, c, c, u, 4.0)(x, 700).eps, guided(backend, c, u, 4.0)(x, 700).eps)
+    torch.testing.assert_close(
+        hybrid(backend, c, c, u, 4.0)(x, 700).eps, guided(backend, c, u, 4.0)(x, 700).eps
+    )
 
 
 def test_prompt_and_view_counts_must_match(backend) -> None:

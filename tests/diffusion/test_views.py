@@ -20,7 +20,9 @@ def test_view_then_inverse_is_the_identity(name: str, seed: int, c: int, size: i
     view = get_view(name)
     x = torch.randn(2, c, size, size, generator=torch.Generator().manual_seed(seed))
     assert torch.equal(view.invert(view.apply(x)), x)
-    moved = view.apply(x) if view is not NEGATE else x  # values move with pixels but keep their sign
+    moved = (
+        view.apply(x) if view is not NEGATE else x
+    )  # values move with pixels but keep their sign
     assert torch.equal(view.invert_values(moved), x)
 
 

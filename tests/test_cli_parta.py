@@ -1,0 +1,175 @@
+"""Does ``fundiff part-a`` run every MNIST task, and end every kind of bad input in one line and status 2?
+
+Most cases call ``fundiff.cli.main`` in-process on the shipped MNIST backend; the
+two DeepFloyd cases run ``python -m fundiff`` in a subprocess, to prove that a
+machine without IF's weights or prompt embeddings gets a quick, one-line answer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.io import write_png
+
+from fundiff.cli import main
+from fundiff.parta import TASKS
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
+)
+
+EXIT_USAGE = 2
+DEEPFLOYD_ONLY = {"part0"}  # IF's own pipeline; the MNIST backend has none
+MNIST_TASKS = [t for t in TASKS if t not in DEEPFLOYD_ONLY]
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def call(argv: list[str | Path], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``fundiff ARGV`` in-process: (exit status, stdout, stderr).
+
+    ``main`` returns the status; argparse errors and --help raise SystemExit instead.
+    """
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_fundiff(argv: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m fundiff ARGV`` in ``cwd``, with a fresh, empty Hugging Face cache there."""
+    environ = {**os.environ, "HF_HOME": str(cwd / "hf"), "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "fundiff", *map(str, argv)],
+        cwd=cwd, env=environ, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def assert_one_line_usage_error(status: int, out: str, err: str) -> None:
+    """Status 2, nothing on stdout, exactly one line on stderr, no traceback."""
+    assert status == EXIT_USAGE, err
+    assert out == ""
+    assert len(err.splitlines()) == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- every task
+
+
+@pytest.mark.parametrize("task", MNIST_TASKS)
+def test_part_a_task_writes_the_files_it_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, task: str
+) -> None:
+    """Does ``fundiff part-a TASK`` exit 0 and print one "wrote PATH" line for each file it wrote?"""
+    status, out, err = call(["part-a", task, "--out", tmp_path, "--no-progress"], capsys)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines and all(line.startswith("wrote ") for line in lines)
+    named = [Path(line.removeprefix("wrote ")) for line in lines]
+    assert all(path.is_file() for path in named)
+    assert sorted(named) == sorted(tmp_path.iterdir())
+
+
+def test_part_a_help_lists_every_task(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does ``fundiff part-a --help`` exit 0 and name every task?"""
+    status, out, _ = call(["part-a", "--help"], capsys)
+    assert status == 0
+    for task in TASKS:
+        assert task in out
+
+
+def test_embed_prompts_help_is_answered_before_argparse(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does ``fundiff embed-prompts --help`` exit 0 with its own usage (dispatched before fundiff's parser)?"""
+    status, out, _ = call(["embed-prompts", "--help"], capsys)
+    assert status == 0
+    assert "embed-prompts" in out and "--out" in out
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """Named paths for bad input: a missing image, a text file, a 28x280 mask and a regular file."""
+    text = tmp_path / "notes.png"
+    text.write_text("a seven, drawn in words\n")
+    wide_mask = tmp_path / "wide_mask.png"
+    write_png(torch.full((1, 28, 280), 255, dtype=torch.uint8), str(wide_mask))
+    regular = tmp_path / "figures.txt"
+    regular.write_text("not a folder\n")
+    return {
+        "missing": tmp_path / "no_such.png",
+        "text": text,
+        "wide_mask": wide_mask,
+        "file": regular,
+    }
+
+
+BAD_INPUT = [
+    pytest.param(["forward", "--image", "{missing}"], "{missing}", id="missing image"),
+    pytest.param(["forward", "--image", "{text}"], "{text}", id="image is text"),
+    pytest.param(["inpaint", "--mask", "{wide_mask}"], "280", id="mask 28x280"),
+    pytest.param(["inpaint", "--mask", "{text}"], "{text}", id="mask is text"),
+    pytest.param(["iterative", "--i-start", "40"], "40", id="i-start 40"),
+    pytest.param(["iterative", "--i-start", "-1"], "-1", id="i-start -1"),
+    pytest.param(["sdedit", "--i-starts", "1", "3", "33"], "33", id="one bad i-starts"),
+    pytest.param(["sample", "--prompt", "a dog"], "a dog", id="prompt a dog"),
+    pytest.param(["sample", "--prompt", "12"], "12", id="prompt 12"),
+    pytest.param(["anagram", "--prompts", "1", "6", "9", "--views", "identity", "rotate180"], "3 prompts", id="3 prompts 2 views"),
+    pytest.param(["cfg", "--guidance", "nan"], "nan", id="guidance nan"),
+    pytest.param(["dance"], "dance", id="unknown task"),
+    pytest.param(["part0"], "deepfloyd", id="part0 on mnist"),
+    pytest.param(["forward", "--out", "{file}/figures"], "{file}", id="out under a file"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "named"), BAD_INPUT)
+def test_bad_input_is_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    files: dict[str, Path],
+    argv: list[str],
+    named: str,
+) -> None:
+    """Is each kind of bad input one stderr line naming the offending value, status 2, and no figure?"""
+    argv = [a.format(**files) for a in argv]
+    figures = tmp_path / "out"
+    if "--out" not in argv:
+        argv += ["--out", str(figures)]
+    status, out, err = call(["part-a", *argv, "--no-progress"], capsys)
+    assert_one_line_usage_error(status, out, err)
+    assert named.format(**files) in err
+    assert not figures.exists() or not any(figures.iterdir())
+
+
+def test_deepfloyd_without_prompt_embeddings_says_how_to_make_them(tmp_path: Path) -> None:
+    """Does --backend deepfloyd without an embeddings file end at once, in one line naming embed-prompts?"""
+    done = run_fundiff(["part-a", "sample", "--backend", "deepfloyd", "--no-progress"], tmp_path)
+    assert_one_line_usage_error(done.returncode, done.stdout, done.stderr)
+    assert "fundiff embed-prompts" in done.stderr
+
+
+def test_deepfloyd_without_weights_says_how_to_get_them(tmp_path: Path) -> None:
+    """With embeddings but no IF weights (empty cache, offline), is it one line on the licence and login?"""
+    embeds = tmp_path / "embeds.pth"
+    torch.save({p: torch.zeros(1, 77, 8) for p in ("", "a high quality photo")}, embeds)
+    argv = [
+        "part-a",
+        "sample",
+        "--backend",
+        "deepfloyd",
+        "--prompt-embeds",
+        embeds,
+        "--no-progress",
+    ]
+    done = run_fundiff(argv, tmp_path)
+    assert_one_line_usage_error(done.returncode, done.stdout, done.stderr)
+    assert "licence" in done.stderr and "hf auth login" in done.stderr

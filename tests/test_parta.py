@@ -1,0 +1,202 @@
+"""Do the Part A tasks run on the shipped MNIST backend, and does that backend do what the write-up shows?
+
+Everything here uses the real shipped weights (``build_backend("mnist")``) on the
+CPU; the behavioural checks read the results with the shipped classifier.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torchvision.io import decode_image, write_png
+
+from fundiff import images
+from fundiff.diffusion.cfg import guided
+from fundiff.diffusion.denoise import sample
+from fundiff.diffusion.edit import inpaint
+from fundiff.diffusion.illusions import anagram
+from fundiff.diffusion.views import get_view
+from fundiff.metrics import shipped_classifier
+from fundiff.parta import (
+    DEFAULTS,
+    TASKS,
+    TaskError,
+    TaskOptions,
+    build_backend,
+    run_task,
+    source_image,
+)
+from fundiff.schedules import strided_timesteps
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DEEPFLOYD_ONLY = {"part0"}  # IF's own pipeline; the MNIST backend has none
+FIGURES: dict[str, list[str]] = {
+    "forward": ["1.1_forward.png"],
+    "blur": ["1.2_blur.png"],
+    "one-step": ["1.3_one_step.png"],
+    "iterative": ["1.4_iterative_steps.png", "1.4_iterative_compare.png"],
+    "sample": ["1.5_sample.png"],
+    "cfg": ["1.6_cfg.png"],
+    "sdedit": ["1.7_sdedit.png"],
+    "inpaint": ["1.7.2_inpaint.png"],
+    "img2img": ["1.7.3_img2img.png"],
+    "anagram": ["1.8_anagram.png"],
+    "hybrid": ["1.9_hybrid_frequency.png"],
+}
+"""The figures each task writes on MNIST with default options, in order."""
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def mnist():  # noqa: ANN201 (MNISTBackend)
+    """The shipped MNIST diffusion backend, on the CPU."""
+    return build_backend("mnist")
+
+
+@pytest.fixture(scope="module")
+def classifier() -> torch.nn.Module:
+    """The shipped MNIST classifier: (N, 1, 28, 28) in [0, 1] -> logits."""
+    return shipped_classifier()
+
+
+@torch.no_grad()
+def labels(classifier: torch.nn.Module, x: torch.Tensor) -> list[int]:
+    """The classifier's digit for each image in [-1, 1]."""
+    return classifier(((x + 1) / 2).clamp(0, 1)).argmax(1).tolist()
+
+
+# --------------------------------------------------------------------------- every task
+
+
+def test_every_mnist_task_has_its_figures_listed() -> None:
+    """Is every task but IF's own Part 0 listed here with the figures it writes?"""
+    assert set(FIGURES) == set(TASKS) - DEEPFLOYD_ONLY
+
+
+@pytest.mark.parametrize("task", FIGURES)
+def test_task_writes_its_named_pngs(mnist, tmp_path: Path, task: str) -> None:
+    """Does each task, with default options, write exactly its listed PNG figures and nothing else?"""
+    written = run_task(task, mnist, tmp_path, TaskOptions())
+    assert [p.name for p in written] == FIGURES[task]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FIGURES[task])
+    for path in written:
+        assert path.parent == tmp_path
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+        assert decode_image(str(path)).numel() > 0
+
+
+def test_same_seed_gives_the_same_figure_and_another_seed_another(mnist, tmp_path: Path) -> None:
+    """Are two runs of ``sample`` with one seed byte-identical PNGs, another seed different, and seed 0 the default?"""
+
+    def figure(name: str, seed: int | None) -> bytes:
+        return run_task("sample", mnist, tmp_path / name, TaskOptions(seed=seed))[0].read_bytes()
+
+    first = figure("first", 0)
+    assert figure("again", 0) == first
+    assert figure("default", None) == first
+    assert figure("other", 1) != first
+
+
+# --------------------------------------------------------------------------- behaviour of the shipped model
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_anagram_reads_six_upright_and_nine_upside_down(
+    mnist, classifier, seed: int
+) -> None:
+    """Does the default MNIST anagram (6 upright, 9 under rotate180) read as 6, and as 9 when turned?"""
+    prompts, view_names = DEFAULTS["mnist"]["anagram"], DEFAULTS["mnist"]["views"]
+    assert (prompts, view_names) == (("6", "9"), ("identity", "rotate180"))
+    views = [get_view(v) for v in view_names]
+    pred = anagram(mnist, [mnist.encode(p) for p in prompts], views, mnist.encode(""))
+    gen = torch.Generator().manual_seed(seed)
+    image = sample(pred, (1, *mnist.image_shape), strided_timesteps(), mnist.alphas_cumprod,
+                   mnist.variance_type, gen)  # fmt: skip
+    seen = torch.cat([v.apply(image) for v in views])
+    assert labels(classifier, seen) == [6, 9]
+
+
+def test_cfg_samples_of_three_are_threes(mnist, classifier) -> None:
+    """Are five guided (scale 7) samples of the prompt "3" all classified as 3?"""
+    assert DEFAULTS["mnist"]["cfg_prompt"] == "3"
+    pred = guided(mnist, mnist.encode("3"), mnist.encode(""), 7.0)
+    gen = torch.Generator().manual_seed(0)
+    x = sample(pred, (5, *mnist.image_shape), strided_timesteps(), mnist.alphas_cumprod,
+               mnist.variance_type, gen)  # fmt: skip
+    assert labels(classifier, x) == [3] * 5
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), digit=st.integers(0, 9))
+def test_inpainting_keeps_the_unmasked_pixels(mnist, seed: int, digit: int) -> None:
+    """Is every pixel outside a random mask exactly the source digit's after inpainting?"""
+    gen = torch.Generator().manual_seed(seed)
+    original = images.shipped_digits()[digit : digit + 1]
+    mask = (torch.rand(28, 28, generator=gen) < 0.5).float()
+    pred = guided(mnist, mnist.encode(str(digit)), mnist.encode(""), 7.0)
+    result = inpaint(pred, original, mask, strided_timesteps(), mnist.alphas_cumprod,
+                     mnist.variance_type, gen)  # fmt: skip
+    keep = mask == 0
+    assert torch.equal(result[0, 0][keep], original[0, 0][keep])
+    assert not torch.equal(result[0, 0][~keep], original[0, 0][~keep]), "the masked pixels are new"
+
+
+# --------------------------------------------------------------------------- what a task refuses
+
+
+@pytest.mark.parametrize(
+    ("task", "opts", "words"),
+    [
+        pytest.param("dance", TaskOptions(), ["dance", "forward"], id="unknown task"),
+        pytest.param("hybrid", TaskOptions(prompts=["0", "1", "2"]), ["two prompts", "3"], id="hybrid of 3 prompts"),
+        pytest.param("hybrid", TaskOptions(factorization="colour"), ["colour", "one channel"], id="colour on mnist"),
+        pytest.param("hybrid", TaskOptions(factorization="fourier"), ["fourier"], id="unknown factorization"),
+        pytest.param("anagram", TaskOptions(prompts=["6", "9", "1"]), ["3 prompts", "2 views"], id="3 prompts, default views"),
+        pytest.param("anagram", TaskOptions(prompts=["6", "9"], views=["identity"]), ["2 prompts", "1 view"], id="2 prompts, 1 view"),
+        pytest.param("part0", TaskOptions(), ["deepfloyd"], id="part0 on mnist"),
+    ],
+)  # fmt: skip
+def test_task_error_says_what_was_wrong(
+    mnist, tmp_path: Path, task: str, opts: TaskOptions, words: list[str]
+) -> None:
+    """Is an impossible request a TaskError naming the offending value, with nothing written?"""
+    with pytest.raises(TaskError) as info:
+        run_task(task, mnist, tmp_path / "out", opts)
+    for word in words:
+        assert word in str(info.value)
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_unknown_backend_is_a_task_error() -> None:
+    """Does build_backend refuse a backend it does not know, listing the ones it does?"""
+    with pytest.raises(TaskError, match="mnist or deepfloyd"):
+        build_backend("stable-diffusion")
+
+
+def test_backend_without_default_image_asks_for_one(tmp_path: Path) -> None:
+    """Does a non-MNIST backend (an RGB stand-in) need --image, and load a given one at its own size?"""
+    stand_in = SimpleNamespace(
+        name="deepfloyd", image_shape=(3, 64, 64), device=torch.device("cpu")
+    )
+    with pytest.raises(TaskError, match="--image"):
+        source_image(stand_in, TaskOptions())
+    photo = tmp_path / "photo.png"
+    write_png(torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8), str(photo))
+    x = source_image(stand_in, TaskOptions(image=photo))
+    assert x.shape == (1, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
+
+
+def test_mnist_default_image_is_the_shipped_seven(mnist) -> None:
+    """Without --image, is the MNIST source image the shipped test 7?"""
+    assert torch.equal(source_image(mnist, TaskOptions()), images.shipped_digits()[7:8])
