@@ -24,14 +24,14 @@ class UsageError(Exception):
     """Bad input from the command line."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage dump) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -41,7 +41,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _finite_float(text: str) -> float:
+def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -51,14 +51,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = _finite_float(text)
+def positive_float(text: str) -> float:
+    value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
-def _digit(text: str) -> int:
+def digit(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -68,7 +68,7 @@ def _digit(text: str) -> int:
     return value
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
     )
@@ -83,11 +83,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fundiff``."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="fundiff", description="Fun With Diffusion Models: the course's command line."
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
     )
 
     train = sub.add_parser(
@@ -100,35 +100,35 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     train.add_argument("kind", choices=KINDS, help="which model and objective")
-    train.add_argument("--epochs", type=_positive_int, help="passes over the training images")
-    train.add_argument("--batch-size", type=_positive_int, help="images per step")
-    train.add_argument("--lr", type=_positive_float, help="Adam learning rate")
-    train.add_argument("--hidden", type=_positive_int, help="UNet width D")
+    train.add_argument("--epochs", type=positive_int, help="passes over the training images")
+    train.add_argument("--batch-size", type=positive_int, help="images per step")
+    train.add_argument("--lr", type=positive_float, help="Adam learning rate")
+    train.add_argument("--hidden", type=positive_int, help="UNet width D")
     train.add_argument(
-        "--sigma", type=_finite_float, help="denoiser: training noise level (default 0.5)"
+        "--sigma", type=finite_float, help="denoiser: training noise level (default 0.5)"
     )
     train.add_argument(
         "--lr-schedule", choices=LR_SCHEDULES, help="exponential (per epoch) or constant"
     )
     train.add_argument(
-        "--lr-final", type=_positive_float, help="exponential: final lr as a fraction (default 0.1)"
+        "--lr-final", type=positive_float, help="exponential: final lr as a fraction (default 0.1)"
     )
     train.add_argument(
-        "--p-uncond", type=_finite_float, help="flow-class: class dropout (default 0.1)"
+        "--p-uncond", type=finite_float, help="flow-class: class dropout (default 0.1)"
     )
     train.add_argument(
-        "--guidance", type=_finite_float, help="flow-class: guidance of the grids (default 5)"
+        "--guidance", type=finite_float, help="flow-class: guidance of the grids (default 5)"
     )
     train.add_argument(
-        "--sample-steps", type=_positive_int, help="flow: Euler steps of the grids (default 50)"
+        "--sample-steps", type=positive_int, help="flow: Euler steps of the grids (default 50)"
     )
     train.add_argument(
-        "--sample-epochs", type=_positive_int, nargs="+", help="epochs that draw grids"
+        "--sample-epochs", type=positive_int, nargs="+", help="epochs that draw grids"
     )
     train.add_argument(
-        "--ema-decay", type=_finite_float, help="keep an EMA of the weights (e.g. 0.999); 0 = off"
+        "--ema-decay", type=finite_float, help="keep an EMA of the weights (e.g. 0.999); 0 = off"
     )
-    train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
+    train.add_argument("--limit", type=positive_int, help="use only the first N training images")
     train.add_argument(
         "--data-dir", type=Path, help="folder with MNIST's IDX files (default $FUNDIFF_DATA)"
     )
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint"
     )
-    _add_common(train)
+    add_common(train)
 
     sample = sub.add_parser(
         "sample",
@@ -147,80 +147,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, required=True, help="a run's checkpoint.safetensors"
     )
     sample.add_argument(
-        "--digits", type=_digit, nargs="+", help="flow-class: digits to draw (default 0-9)"
+        "--digits", type=digit, nargs="+", help="flow-class: digits to draw (default 0-9)"
     )
     sample.add_argument(
-        "--per-digit", type=_positive_int, default=4, help="flow-class: samples per digit"
+        "--per-digit", type=positive_int, default=4, help="flow-class: samples per digit"
     )
     sample.add_argument(
-        "--num", type=_positive_int, default=40, help="unconditional models: samples to draw"
+        "--num", type=positive_int, default=40, help="unconditional models: samples to draw"
     )
     sample.add_argument(
-        "--guidance", type=_finite_float, default=5.0, help="flow-class: guidance scale"
+        "--guidance", type=finite_float, default=5.0, help="flow-class: guidance scale"
     )
-    sample.add_argument("--steps", type=_positive_int, default=50, help="Euler steps")
+    sample.add_argument("--steps", type=positive_int, default=50, help="Euler steps")
     sample.add_argument(
         "--no-ema", action="store_true", help="use the raw weights even if the run kept an EMA"
     )
     sample.add_argument("--out", type=Path, default=Path("samples.png"), help="PNG to write")
-    _add_common(sample)
+    add_common(sample)
 
-    from fundiff.parta import TASKS
+    from fundiff.cli_parta import add_part_a_parser
 
-    part_a = sub.add_parser(
-        "part-a",
-        help="run a Part A loop and write its figure",
-        description="Run one section of Part A on a backend and write the write-up's figure as PNG into --out. "
-        "The mnist backend (shipped, CPU) takes the digits '0'-'9' and '' as prompts; deepfloyd needs IF's "
-        "weights and a prompt-embeddings file from 'fundiff embed-prompts'.",
-    )
-    part_a.add_argument("task", choices=TASKS, help="which section's loop")
-    part_a.add_argument(
-        "--backend", choices=("mnist", "deepfloyd"), default="mnist", help="default: mnist"
-    )
-    part_a.add_argument(
-        "--out", type=Path, default=Path("part_a"), help="folder for the figures (default part_a)"
-    )
-    part_a.add_argument(
-        "--image", type=Path, help="input image file (default on mnist: a shipped test 7)"
-    )
-    part_a.add_argument(
-        "--mask", type=Path, help="inpaint: mask image of the backend's size, white = regenerate"
-    )
-    part_a.add_argument("--prompt", help="the prompt (mnist: a digit 0-9, or '' for none)")
-    part_a.add_argument(
-        "--prompts", nargs="+", help="anagram: one prompt per view; hybrid: low then high"
-    )
-    part_a.add_argument(
-        "--views",
-        nargs="+",
-        help="anagram views: identity flip rotate90 rotate180 transpose negate",
-    )
-    part_a.add_argument(
-        "--factorization", choices=("frequency", "colour"), default="frequency", help="hybrid"
-    )
-    part_a.add_argument(
-        "--i-start", type=int, default=10, help="iterative: start index into the timesteps"
-    )
-    part_a.add_argument(
-        "--i-starts",
-        type=int,
-        nargs="+",
-        help="sdedit/img2img noise levels (default 1 3 5 7 10 20)",
-    )
-    part_a.add_argument(
-        "--guidance", type=_finite_float, default=7.0, help="classifier-free guidance (default 7)"
-    )
-    part_a.add_argument("--num", type=_positive_int, default=5, help="sample/cfg: images to draw")
-    part_a.add_argument(
-        "--weights", type=Path, help="mnist: weights file (default: the shipped model)"
-    )
-    part_a.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
-    part_a.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
-    part_a.add_argument(
-        "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
-    )
-    _add_common(part_a)
+    add_part_a_parser(sub)
 
     sub.add_parser(
         "embed-prompts",
@@ -249,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         if args.command == "part-a":
-            return _part_a(args)
+            from fundiff.cli_parta import run_part_a
+
+            return run_part_a(args)
         return _sample(args)
     except (
         UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError, ImageError, BackendError,
@@ -309,9 +258,9 @@ def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from fundiff.sampling import sample_class_conditional, sample_time_conditional
-    from fundiff.tasks import load_trained_model
     from fundiff.train import resolve_device
     from fundiff.viz import save_grid
+    from fundiff.weights import load_trained_model
 
     if args.out.is_dir():
         raise UsageError(
@@ -325,11 +274,11 @@ def _sample(args: argparse.Namespace) -> int:
     gen = torch.Generator(device).manual_seed(seed)
     progress = not args.no_progress
     if config.kind == "diffusion-class":
-        from fundiff.backends.mnist import MNISTBackend, sample_digits
+        from fundiff.backends.mnist import MNISTBackend, sampledigits
 
         digits = args.digits if args.digits is not None else list(range(10))
         labels = torch.tensor(digits, device=device).repeat(args.per_digit)
-        images = sample_digits(
+        images = sampledigits(
             MNISTBackend(model, device), labels, args.guidance, gen, progress=progress
         )
         nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}, strided DDPM"
@@ -377,41 +326,6 @@ def _sample(args: argparse.Namespace) -> int:
             f"cannot write --out {args.out} ({err.strerror or err}); choose another path"
         ) from None
     print(f"wrote {args.out}")
-    return 0
-
-
-def _part_a(args: argparse.Namespace) -> int:
-    from fundiff.parta import TaskOptions, build_backend, run_task
-    from fundiff.schedules import strided_timesteps
-    from fundiff.train import resolve_device
-
-    ts = strided_timesteps()
-    for i in [args.i_start, *(args.i_starts or [])]:
-        if not 0 <= i < len(ts) - 1:
-            raise UsageError(
-                f"i_start {i} is outside the schedule: the {len(ts)} strided timesteps take indices 0 to {len(ts) - 2}"
-            )
-    device = resolve_device(args.device)
-    try:
-        backend = build_backend(
-            args.backend, device=device, weights=args.weights, stage1=args.stage1, stage2=args.stage2,
-            prompt_embeds=args.prompt_embeds,
-        )  # fmt: skip
-    except RuntimeError as err:  # WeightsUnavailable, without importing diffusers here
-        if type(err).__name__ != "WeightsUnavailable":
-            raise
-        raise UsageError(str(err)) from None
-    opts = TaskOptions(
-        image=args.image, mask=args.mask, prompt=args.prompt, prompts=args.prompts, views=args.views,
-        factorization=args.factorization, i_start=args.i_start, guidance=args.guidance, num=args.num,
-        seed=args.seed, progress=not args.no_progress,
-        **({"i_starts": tuple(args.i_starts)} if args.i_starts else {}),
-    )  # fmt: skip
-    try:
-        for path in run_task(args.task, backend, args.out, opts):
-            print(f"wrote {path}")
-    except OSError as err:
-        raise UsageError(f"cannot write into --out {args.out} ({err.strerror})") from None
     return 0
 
 

@@ -13,7 +13,7 @@ CLASSIFIER_ASSET = "mnist_classifier.safetensors"
 
 def shipped_classifier(device: torch.device | str = "cpu") -> nn.Module:
     """The MNIST classifier shipped in the package, in eval mode (test accuracy in its model card)."""
-    from fundiff.tasks import load_exported_model
+    from fundiff.weights import load_exported_model
 
     path = Path(str(resources.files("fundiff") / "assets" / CLASSIFIER_ASSET))
     return load_exported_model(path, device)[1]

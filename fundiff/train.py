@@ -35,7 +35,8 @@ from fundiff import checkpoint as ckpt
 from fundiff.atomic import remove_stale_temporaries, write_json, write_text
 from fundiff.config import TrainConfig
 from fundiff.data import load_mnist
-from fundiff.tasks import batch_loss, build_model, epoch_figures, start_figures
+from fundiff.figures import epoch_figures, start_figures
+from fundiff.tasks import batch_loss, build_model
 from fundiff.viz import save_loss_curve
 
 CHECKPOINT = "checkpoint.safetensors"

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from fundiff.config import KINDS, recipe
-from fundiff.tasks import load_trained_model
 from fundiff.train import train
+from fundiff.weights import load_trained_model
 
 
 @pytest.mark.gpu

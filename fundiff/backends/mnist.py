@@ -131,7 +131,7 @@ def load_mnist_backend(
         BackendError: the file is missing, unreadable or not a diffusion-class model.
     """
     from fundiff.checkpoint import CheckpointError
-    from fundiff.tasks import load_exported_model, load_trained_model
+    from fundiff.weights import load_exported_model, load_trained_model
 
     path = Path(weights) if weights is not None else shipped_weights()
     if not path.is_file():

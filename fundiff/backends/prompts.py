@@ -323,9 +323,9 @@ def embed_prompts_main(argv: Sequence[str] | None = None) -> int:
     ends in one line on stderr and status 2.
     """
     from fundiff.backends.deepfloyd import WeightsUnavailable
-    from fundiff.cli import EXIT_USAGE, _Parser
+    from fundiff.cli import EXIT_USAGE, OneLineParser
 
-    parser = _Parser(
+    parser = OneLineParser(
         prog="fundiff embed-prompts",
         description="Embed prompts with IF's T5 encoder into the .pth file that "
         "load_deepfloyd(prompt_embeds=...) reads. Prompts already in --out are kept "

@@ -12,8 +12,8 @@ from fundiff.backends.mnist import BackendError, MNISTBackend, diffusion_loss, l
 from fundiff.config import recipe
 from fundiff.models import ClassConditionalUNet
 from fundiff.schedules import cosine_alphas_cumprod
-from fundiff.tasks import export_weights
 from fundiff.train import train
+from fundiff.weights import export_weights
 
 
 def test_backend_satisfies_the_protocol(backend: MNISTBackend) -> None:
