@@ -158,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--guidance", type=finite_float, default=5.0, help="flow-class: guidance scale"
     )
-    sample.add_argument("--steps", type=positive_int, default=50, help="Euler steps")
+    sample.add_argument(
+        "--steps",
+        type=positive_int,
+        default=50,
+        help="flow models: Euler steps (diffusion-class samples on the strided 990..0 schedule)",
+    )
     sample.add_argument(
         "--no-ema", action="store_true", help="use the raw weights even if the run kept an EMA"
     )
