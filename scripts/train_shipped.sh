@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Train the models fundiff ships beyond the write-up's Part B runs, one at a time
-# on one GPU so that each model card can state its own training seconds:
+# Train models fundiff ships, one at a time, each with its recipe and seed 0, and
+# export each one's weights; every run's log ends in a JSON line with its seconds
+# and card, for the model card. By default:
 #   - diffusion-class: the Part A MNIST backend (fundiff/backends/mnist.py);
 #   - classifier: the judge of generated digits.
 #
-#   scripts/train_shipped.sh DATA_DIR OUT_DIR
+#   scripts/train_shipped.sh DATA_DIR OUT_DIR [KIND ...]
 set -euo pipefail
 data=${1:?usage: scripts/train_shipped.sh DATA_DIR OUT_DIR}
 out=${2:?usage: scripts/train_shipped.sh DATA_DIR OUT_DIR}
 py=${PYTHON:-python3}
+shift 2
+kinds=("$@")
+[ ${#kinds[@]} -gt 0 ] || kinds=(diffusion-class classifier)
 mkdir -p "$out"
-for kind in diffusion-class classifier; do
+for kind in "${kinds[@]}"; do
   start=$(date +%s.%N)
   "$py" -m fundiff train "$kind" --seed 0 --data-dir "$data" --out "$out/$kind" --no-progress | tee "$out/$kind.log"
   end=$(date +%s.%N)
