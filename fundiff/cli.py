@@ -213,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return embed_prompts_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from fundiff.assets import AssetError
     from fundiff.backends.mnist import BackendError
     from fundiff.checkpoint import CheckpointError
     from fundiff.config import ConfigError
@@ -232,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sample(args)
     except (
         UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError, ImageError, BackendError,
+        AssetError,
     ) as err:  # fmt: skip
         print(f"fundiff {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

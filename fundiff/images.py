@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -71,6 +70,8 @@ def load_image(
 
 def shipped_digits() -> torch.Tensor:
     """The ten shipped MNIST test digits, 0 to 9: (10, 1, 28, 28) float32 in [-1, 1]."""
-    path = resources.files("fundiff") / "assets" / "mnist_test_digits.png"
+    from fundiff.assets import asset_path
+
+    path = asset_path("mnist_test_digits.png")
     row = decode_image(str(path), mode=ImageReadMode.GRAY).float() / 255  # (1, 28, 280)
     return (row.view(1, 28, 10, 28).permute(2, 0, 1, 3) * 2 - 1).contiguous()  # (10, 1, 28, 28)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import torch
 from torch import nn
 
@@ -13,10 +10,10 @@ CLASSIFIER_ASSET = "mnist_classifier.safetensors"
 
 def shipped_classifier(device: torch.device | str = "cpu") -> nn.Module:
     """The MNIST classifier shipped in the package, in eval mode (test accuracy in its model card)."""
+    from fundiff.assets import asset_path
     from fundiff.weights import load_exported_model
 
-    path = Path(str(resources.files("fundiff") / "assets" / CLASSIFIER_ASSET))
-    return load_exported_model(path, device)[1]
+    return load_exported_model(asset_path(CLASSIFIER_ASSET), device)[1]
 
 
 @torch.no_grad()

@@ -18,7 +18,6 @@ Training: ``fundiff train diffusion-class`` (see ``fundiff.config.RECIPES``).
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -112,8 +111,14 @@ class MNISTBackend:
 
 
 def shipped_weights() -> Path:
-    """Path of the weights shipped in the package (may not exist in a source checkout without assets)."""
-    return Path(str(resources.files("fundiff") / "assets" / WEIGHTS_ASSET))
+    """Path of the weights shipped in the package, checked against their SHA-256.
+
+    Raises:
+        fundiff.assets.AssetError: the file is missing or corrupted.
+    """
+    from fundiff.assets import asset_path
+
+    return asset_path(WEIGHTS_ASSET)
 
 
 def load_mnist_backend(
