@@ -73,3 +73,34 @@ def one_torch_thread():  # noqa: ANN201 (Iterator[None])
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def run_cli(argv: list, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``fundiff ARGV`` in-process: (exit status, stdout, stderr).
+
+    ``main`` returns the status; argparse errors and --help raise SystemExit instead.
+    """
+    from fundiff.cli import main
+
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="session")
+def classifier():  # noqa: ANN201 (torch.nn.Module)
+    """The shipped MNIST classifier: (N, 1, 28, 28) in [0, 1] -> logits."""
+    from fundiff.metrics import shipped_classifier
+
+    return shipped_classifier()
+
+
+def labels(classifier, x) -> list[int]:  # noqa: ANN001
+    """The classifier's digit for each image ``x`` in [-1, 1]."""
+    import torch
+
+    with torch.no_grad():
+        return classifier(((x + 1) / 2).clamp(0, 1)).argmax(1).tolist()

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from fundiff.cli import main
 from fundiff.train import CHECKPOINT
+from tests.conftest import run_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = [
@@ -37,19 +38,6 @@ RECIPE_FLAGS = [
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def call(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run ``fundiff ARGV`` in-process: (exit status, stdout, stderr).
-
-    ``main`` returns the status; argparse errors and --help raise SystemExit instead.
-    """
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def cli(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -136,7 +124,7 @@ def test_help_works_and_lists_every_flag(
     capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
 ) -> None:
     """Does --help exit 0 and list every subcommand or flag (for train: every recipe value)?"""
-    status, out, err = call(argv, capsys)
+    status, out, err = run_cli(argv, capsys)
     assert status == 0
     assert err == ""
     for word in words:
@@ -145,7 +133,7 @@ def test_help_works_and_lists_every_flag(
 
 def test_train_help_lists_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
     """Does `fundiff train --help` name all four model kinds?"""
-    _, out, _ = call(["train", "--help"], capsys)
+    _, out, _ = run_cli(["train", "--help"], capsys)
     for kind in ("denoiser", "pure-noise", "flow-time", "flow-class"):
         assert kind in out
 
@@ -187,7 +175,7 @@ def test_bad_arguments_give_one_line_and_status_2(
 ) -> None:  # fmt: skip
     """Does every bad flag value end in status 2 and one stderr line that names what was wrong?"""
     monkeypatch.chdir(tmp_path)  # a default --out (runs/KIND) would land here
-    status, out, err = call(argv, capsys)
+    status, out, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, *words)
     assert out == ""
     assert list(tmp_path.iterdir()) == []  # nothing was written
@@ -214,7 +202,7 @@ def test_bad_arguments_reach_the_user_without_a_traceback(
 
 def test_sampling_a_denoiser_checkpoint_is_refused(sample_args, capsys, tmp_path: Path) -> None:
     """Does `fundiff sample` on a denoiser checkpoint exit 2 and say it cannot sample?"""
-    status, _, err = call(sample_args("denoiser"), capsys)
+    status, _, err = run_cli(sample_args("denoiser"), capsys)
     assert_one_line_error(status, err, "denoiser", "does not sample")
     assert not (tmp_path / "grid.png").exists()
 
@@ -224,7 +212,7 @@ def test_digits_on_an_unconditional_checkpoint_are_refused(
     sample_args, capsys, tmp_path: Path, kind: str
 ) -> None:
     """Does --digits on a model without classes exit 2 and say to drop --digits?"""
-    status, _, err = call(sample_args(kind, "--digits", "3"), capsys)
+    status, _, err = run_cli(sample_args(kind, "--digits", "3"), capsys)
     assert_one_line_error(status, err, kind, "--digits")
     assert not (tmp_path / "grid.png").exists()
 
@@ -233,7 +221,7 @@ def test_resuming_a_run_as_the_wrong_kind_is_refused(runs, capsys, mnist_dir: Pa
     """Does `train flow-time --resume` on a flow-class run dir exit 2 and name the run's kind?"""
     before = (runs["flow-class"] / CHECKPOINT).read_bytes()
     argv = ["train", "flow-time", "--resume", "--out", runs["flow-class"], "--data-dir", mnist_dir]
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, "flow-class", "flow-time")
     assert (runs["flow-class"] / CHECKPOINT).read_bytes() == before
 
@@ -241,7 +229,7 @@ def test_resuming_a_run_as_the_wrong_kind_is_refused(runs, capsys, mnist_dir: Pa
 def test_resume_with_nothing_to_resume_is_refused(capsys, tmp_path: Path) -> None:
     """Does `train --resume` into a folder without a checkpoint exit 2 and say there is nothing to resume?"""
     out = tmp_path / "run"
-    status, _, err = call(["train", "flow-time", "--resume", "--out", out, *TINY], capsys)
+    status, _, err = run_cli(["train", "flow-time", "--resume", "--out", out, *TINY], capsys)
     assert_one_line_error(status, err, "nothing to resume", str(out))
     assert not out.exists()
 
@@ -251,7 +239,7 @@ def test_fresh_train_into_an_existing_run_is_refused(runs, capsys, tmp_path: Pat
     run = shutil.copytree(runs["flow-time"], tmp_path / "run")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     argv = ["train", "flow-time", *TINY, "--data-dir", mnist_dir, "--out", run]
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, "--resume")
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
@@ -260,7 +248,7 @@ def test_resume_with_a_changed_flag_is_refused(runs, capsys, tmp_path: Path, mni
     """Does `train --resume` with a flag that changes the run's config exit 2 and name that value?"""
     run = shutil.copytree(runs["flow-time"], tmp_path / "run")
     argv = ["train", "flow-time", "--resume", "--lr", "0.5", "--out", run, "--data-dir", mnist_dir]
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, "lr", "0.5")
 
 
@@ -268,7 +256,7 @@ def test_resume_repeating_the_original_flags_is_accepted(runs, capsys, tmp_path:
     """Does `train --resume` with the very flags the run was started with succeed (here: nothing left to do)?"""
     run = shutil.copytree(runs["flow-time"], tmp_path / "run")
     before = (run / CHECKPOINT).read_bytes()
-    status, out, err = call(
+    status, out, err = run_cli(
         ["train", "flow-time", *TINY, "--resume", "--out", run, "--data-dir", mnist_dir], capsys
     )
     assert status == 0, err
@@ -280,7 +268,7 @@ def test_resume_of_a_finished_run_without_metrics_succeeds(runs, capsys, tmp_pat
     """Does `train --resume` on a finished run whose metrics.jsonl was deleted exit 0 (no traceback)?"""
     run = shutil.copytree(runs["flow-time"], tmp_path / "run")
     (run / "metrics.jsonl").unlink()
-    status, out, err = call(
+    status, out, err = run_cli(
         ["train", "flow-time", "--resume", "--out", run, "--data-dir", mnist_dir], capsys
     )
     assert status == 0, err
@@ -350,7 +338,7 @@ def test_broken_checkpoints_are_refused_by_sample(
     path = make(runs, tmp_path)
     argv = ["sample", "--checkpoint", path, "--steps", "2", "--no-progress", "--device", "cpu",
             "--out", tmp_path / "grid.png"]  # fmt: skip
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, path.name, *words)
     assert not (tmp_path / "grid.png").exists()
 
@@ -361,7 +349,7 @@ def test_truncated_checkpoint_is_refused_by_resume(runs, capsys, tmp_path: Path,
     data = (run / CHECKPOINT).read_bytes()
     (run / CHECKPOINT).write_bytes(data[: len(data) - 100])
     argv = ["train", "flow-class", "--resume", "--out", run, "--data-dir", mnist_dir]
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, CHECKPOINT, "truncated")
 
 
@@ -390,7 +378,7 @@ def test_cuda_where_there_is_none_is_refused(
         out = tmp_path / "grid.png"
         argv = ["sample", "--checkpoint", runs["flow-time"] / CHECKPOINT, "--device", "cuda",
                 "--out", out]  # fmt: skip
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, "cuda", "not available")
     assert not out.exists()
 
@@ -399,7 +387,7 @@ def test_unknown_device_is_refused(runs, capsys, tmp_path: Path) -> None:
     """Does --device with a name torch does not know exit 2 and name the device?"""
     argv = ["sample", "--checkpoint", runs["flow-time"] / CHECKPOINT, "--device", "banana",
             "--out", tmp_path / "grid.png"]  # fmt: skip
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, "banana")
 
 
@@ -430,7 +418,7 @@ def test_a_wrong_fundiff_data_is_named_in_the_error(
     data = tmp_path / "env-data"
     monkeypatch.setenv("FUNDIFF_DATA", str(data))
     out = tmp_path / "run"
-    status, _, err = call(["train", "flow-time", *TINY, "--out", out], capsys)
+    status, _, err = run_cli(["train", "flow-time", *TINY, "--out", out], capsys)
     assert_one_line_error(status, err, str(data))
     assert not out.exists()
     assert not data.exists()
@@ -454,7 +442,7 @@ def test_an_unwritable_sample_out_is_refused(
     before = tree(tmp_path)
     argv = ["sample", "--checkpoint", runs["pure-noise"] / CHECKPOINT, "--num", "2",
             "--no-progress", "--device", "cpu", "--out", make_out(tmp_path)]  # fmt: skip
-    status, _, err = call(argv, capsys)
+    status, _, err = run_cli(argv, capsys)
     assert_one_line_error(status, err, *words)
     assert tree(tmp_path) == before
 
@@ -478,7 +466,7 @@ def test_sample_writes_a_png_of_the_asked_digits(sample_args, capsys, tmp_path: 
     """Does `sample --digits 3 7 --per-digit 2` on a flow-class run write a real PNG (making its folder)?"""
     argv = sample_args("flow-class", "--digits", "3", "7", "--per-digit", "2", "--steps", "3",
                        out="sub/dir/x.png")  # fmt: skip
-    status, out, err = call(argv, capsys)
+    status, out, err = run_cli(argv, capsys)
     assert status == 0, err
     assert_real_png(tmp_path / "sub" / "dir" / "x.png")
     assert "x.png" in out
@@ -487,7 +475,7 @@ def test_sample_writes_a_png_of_the_asked_digits(sample_args, capsys, tmp_path: 
 @pytest.mark.parametrize("kind", ["flow-time", "pure-noise"])
 def test_unconditional_kinds_sample_with_num(sample_args, capsys, tmp_path: Path, kind) -> None:
     """Do flow-time and pure-noise checkpoints draw --num samples into a real PNG?"""
-    status, _, err = call(sample_args(kind, "--num", "5"), capsys)
+    status, _, err = run_cli(sample_args(kind, "--num", "5"), capsys)
     assert status == 0, err
     assert_real_png(tmp_path / "grid.png")
 
@@ -498,7 +486,7 @@ def test_same_seed_gives_the_same_png_and_another_seed_does_not(
     """Does sampling twice with one seed write byte-identical PNGs, and another seed a different one?"""
     images = {}
     for name, seed in (("a.png", "3"), ("b.png", "3"), ("c.png", "4")):
-        status, _, err = call(sample_args("flow-class", "--seed", seed, out=name), capsys)
+        status, _, err = run_cli(sample_args("flow-class", "--seed", seed, out=name), capsys)
         assert status == 0, err
         images[name] = (tmp_path / name).read_bytes()
     assert images["a.png"] == images["b.png"]
@@ -508,6 +496,6 @@ def test_same_seed_gives_the_same_png_and_another_seed_does_not(
 def test_no_ema_samples_with_the_raw_weights(sample_args, capsys, tmp_path: Path) -> None:
     """Does --no-ema on a run that kept an EMA draw different samples from the default (the average)?"""
     for name, more in (("ema.png", []), ("raw.png", ["--no-ema"])):
-        status, _, err = call(sample_args("flow-class", *more, out=name), capsys)
+        status, _, err = run_cli(sample_args("flow-class", *more, out=name), capsys)
         assert status == 0, err
     assert (tmp_path / "ema.png").read_bytes() != (tmp_path / "raw.png").read_bytes()

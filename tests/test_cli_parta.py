@@ -16,8 +16,8 @@ import pytest
 import torch
 from torchvision.io import write_png
 
-from fundiff.cli import main
 from fundiff.parta import TASKS
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
@@ -29,19 +29,6 @@ MNIST_TASKS = [t for t in TASKS if t not in DEEPFLOYD_ONLY]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def call(argv: list[str | Path], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run ``fundiff ARGV`` in-process: (exit status, stdout, stderr).
-
-    ``main`` returns the status; argparse errors and --help raise SystemExit instead.
-    """
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def run_fundiff(argv: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +56,7 @@ def test_part_a_task_writes_the_files_it_names(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, task: str
 ) -> None:
     """Does ``fundiff part-a TASK`` exit 0 and print one "wrote PATH" line for each file it wrote?"""
-    status, out, err = call(["part-a", task, "--out", tmp_path, "--no-progress"], capsys)
+    status, out, err = run_cli(["part-a", task, "--out", tmp_path, "--no-progress"], capsys)
     assert status == 0, err
     lines = out.splitlines()
     assert lines and all(line.startswith("wrote ") for line in lines)
@@ -80,7 +67,7 @@ def test_part_a_task_writes_the_files_it_names(
 
 def test_part_a_help_lists_every_task(capsys: pytest.CaptureFixture[str]) -> None:
     """Does ``fundiff part-a --help`` exit 0 and name every task?"""
-    status, out, _ = call(["part-a", "--help"], capsys)
+    status, out, _ = run_cli(["part-a", "--help"], capsys)
     assert status == 0
     for task in TASKS:
         assert task in out
@@ -88,7 +75,7 @@ def test_part_a_help_lists_every_task(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_embed_prompts_help_is_answered_before_argparse(capsys: pytest.CaptureFixture[str]) -> None:
     """Does ``fundiff embed-prompts --help`` exit 0 with its own usage (dispatched before fundiff's parser)?"""
-    status, out, _ = call(["embed-prompts", "--help"], capsys)
+    status, out, _ = run_cli(["embed-prompts", "--help"], capsys)
     assert status == 0
     assert "embed-prompts" in out and "--out" in out
 
@@ -144,7 +131,7 @@ def test_bad_input_is_one_line_and_status_2(
     figures = tmp_path / "out"
     if "--out" not in argv:
         argv += ["--out", str(figures)]
-    status, out, err = call(["part-a", *argv, "--no-progress"], capsys)
+    status, out, err = run_cli(["part-a", *argv, "--no-progress"], capsys)
     assert_one_line_usage_error(status, out, err)
     assert named.format(**files) in err
     assert not figures.exists() or not any(figures.iterdir())

@@ -18,7 +18,7 @@ from torchvision.io import write_jpeg, write_png
 # ``shipped_digits`` is reached through the module: imported by name, pytest would collect it as a test.
 from fundiff import images
 from fundiff.images import ImageError, load_image
-from fundiff.metrics import shipped_classifier
+from tests.conftest import labels
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
@@ -38,18 +38,6 @@ def write_image(path: Path, pixels: torch.Tensor) -> Path:
 def to_ink(digit: torch.Tensor) -> torch.Tensor:
     """A (1, H, W) MNIST digit in [-1, 1] (white on black) as black-on-white uint8 pixels."""
     return ((1 - digit) / 2 * WHITE).round().to(torch.uint8)
-
-
-@pytest.fixture(scope="module")
-def classifier() -> torch.nn.Module:
-    """The shipped MNIST classifier: (N, 1, 28, 28) in [0, 1] -> logits."""
-    return shipped_classifier()
-
-
-@torch.no_grad()
-def labels(classifier: torch.nn.Module, x: torch.Tensor) -> list[int]:
-    """The classifier's digit for each image in [-1, 1]."""
-    return classifier(((x + 1) / 2).clamp(0, 1)).argmax(1).tolist()
 
 
 # --------------------------------------------------------------------------- load_image

@@ -21,7 +21,6 @@ from fundiff.diffusion.denoise import sample
 from fundiff.diffusion.edit import inpaint
 from fundiff.diffusion.illusions import anagram
 from fundiff.diffusion.views import get_view
-from fundiff.metrics import shipped_classifier
 from fundiff.parta import (
     DEFAULTS,
     TASKS,
@@ -32,6 +31,7 @@ from fundiff.parta import (
     source_image,
 )
 from fundiff.schedules import strided_timesteps
+from tests.conftest import labels
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
@@ -62,18 +62,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def mnist():  # noqa: ANN201 (MNISTBackend)
     """The shipped MNIST diffusion backend, on the CPU."""
     return build_backend("mnist")
-
-
-@pytest.fixture(scope="module")
-def classifier() -> torch.nn.Module:
-    """The shipped MNIST classifier: (N, 1, 28, 28) in [0, 1] -> logits."""
-    return shipped_classifier()
-
-
-@torch.no_grad()
-def labels(classifier: torch.nn.Module, x: torch.Tensor) -> list[int]:
-    """The classifier's digit for each image in [-1, 1]."""
-    return classifier(((x + 1) / 2).clamp(0, 1)).argmax(1).tolist()
 
 
 # --------------------------------------------------------------------------- every task
