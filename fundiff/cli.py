@@ -292,7 +292,7 @@ def _sample(args: argparse.Namespace) -> int:
     from fundiff.sampling import sample_class_conditional, sample_time_conditional
     from fundiff.train import resolve_device
     from fundiff.viz import save_grid
-    from fundiff.weights import load_trained_model
+    from fundiff.weights import load_model_file
 
     if args.out.is_dir():
         raise UsageError(
@@ -301,16 +301,16 @@ def _sample(args: argparse.Namespace) -> int:
     if not args.out.suffix:
         raise UsageError(f"--out {args.out} has no file extension; name a PNG, e.g. {args.out}.png")
     device = resolve_device(args.device)
-    config, model = load_trained_model(args.checkpoint, device, use_ema=not args.no_ema)
+    config, model = load_model_file(args.checkpoint, device, use_ema=not args.no_ema)
     seed = 0 if args.seed is None else args.seed
     gen = torch.Generator(device).manual_seed(seed)
     progress = not args.no_progress
     if config.kind == "diffusion-class":
-        from fundiff.backends.mnist import MNISTBackend, sampledigits
+        from fundiff.backends.mnist import MNISTBackend, sample_digits
 
         digits = args.digits if args.digits is not None else list(range(10))
         labels = torch.tensor(digits, device=device).repeat(args.per_digit)
-        images = sampledigits(
+        images = sample_digits(
             MNISTBackend(model, device), labels, args.guidance, gen, progress=progress
         )
         nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}, strided DDPM"

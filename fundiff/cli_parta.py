@@ -79,15 +79,17 @@ def run_part_a(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"i_start {i} is outside the schedule: the {len(ts)} strided timesteps take indices 0 to {len(ts) - 2}"
             )
+    from fundiff.backends.deepfloyd import (
+        WeightsUnavailable,  # light: diffusers loads inside its functions
+    )
+
     device = resolve_device(args.device)
     try:
         backend = build_backend(
             args.backend, device=device, weights=args.weights, stage1=args.stage1, stage2=args.stage2,
             prompt_embeds=args.prompt_embeds,
         )  # fmt: skip
-    except RuntimeError as err:  # WeightsUnavailable, without importing diffusers here
-        if type(err).__name__ != "WeightsUnavailable":
-            raise
+    except WeightsUnavailable as err:
         raise UsageError(str(err)) from None
     opts = TaskOptions(
         image=args.image, mask=args.mask, prompt=args.prompt, prompts=args.prompts, views=args.views,

@@ -27,28 +27,13 @@ from fundiff.metrics import (
     per_class_accuracy,
     shipped_classifier,
 )
+from fundiff.weights import load_model_file
 
 EVALUATED_KINDS = ("flow-class", "diffusion-class", "flow-time")
 
 
 class EvaluationError(ValueError):
     """The checkpoint cannot be evaluated; the message says why."""
-
-
-def load_any_model(
-    path: str | os.PathLike[str], device: torch.device
-) -> tuple[TrainConfig, torch.nn.Module]:
-    """A model from a training checkpoint or from exported weights (the shipped files)."""
-    from fundiff.checkpoint import CheckpointError
-    from fundiff.weights import load_exported_model, load_trained_model
-
-    try:
-        return load_trained_model(path, device)
-    except CheckpointError as first:
-        try:
-            return load_exported_model(path, device)
-        except CheckpointError:
-            raise first from None
 
 
 @torch.no_grad()
@@ -99,7 +84,7 @@ def evaluate(
         data_dir: MNIST folder (see ``fundiff.data``).
     """
     device = torch.device(device)
-    config, model = load_any_model(checkpoint, device)
+    config, model = load_model_file(checkpoint, device)
     if config.kind not in EVALUATED_KINDS:
         raise EvaluationError(
             f"{checkpoint} holds a {config.kind} model; evaluate one of {', '.join(EVALUATED_KINDS)}"

@@ -275,22 +275,26 @@ def _edits(
     return image, edits
 
 
-def _sdedit(backend: Backend, out: Path, opts: TaskOptions, gen: torch.Generator) -> list[Path]:
-    image, edits = _edits(backend, opts, gen, "prompt")
-    path = out / "1.7_sdedit.png"
+def _edit_figure(backend: Backend, out: Path, opts: TaskOptions, gen: torch.Generator, *, key: str,
+                 name: str, title: str) -> list[Path]:  # fmt: skip
+    """SDEdit of the source image at each i_start under the prompt of ``key``, beside the original."""
+    image, edits = _edits(backend, opts, gen, key)
+    path = out / name
     save_table(path, _show(torch.cat([*edits, image]))[None],
                col_labels=[*(f"i_start={i}" for i in opts.i_starts), "original"],
-               title=f"1.7 SDEdit, prompt {_prompt(backend, opts, 'prompt')!r}, CFG {opts.guidance}")  # fmt: skip
+               title=f"{title}, prompt {_prompt(backend, opts, key)!r}, CFG {opts.guidance}")  # fmt: skip
     return [path]
+
+
+def _sdedit(backend: Backend, out: Path, opts: TaskOptions, gen: torch.Generator) -> list[Path]:
+    return _edit_figure(
+        backend, out, opts, gen, key="prompt", name="1.7_sdedit.png", title="1.7 SDEdit"
+    )
 
 
 def _img2img(backend: Backend, out: Path, opts: TaskOptions, gen: torch.Generator) -> list[Path]:
-    image, edits = _edits(backend, opts, gen, "edit_prompt")
-    path = out / "1.7.3_img2img.png"
-    save_table(path, _show(torch.cat([*edits, image]))[None],
-               col_labels=[*(f"i_start={i}" for i in opts.i_starts), "original"],
-               title=f"1.7.3 Text-conditional image-to-image, prompt {_prompt(backend, opts, 'edit_prompt')!r}")  # fmt: skip
-    return [path]
+    return _edit_figure(backend, out, opts, gen, key="edit_prompt", name="1.7.3_img2img.png",
+                        title="1.7.3 Text-conditional image-to-image")  # fmt: skip
 
 
 def _inpaint(backend: Backend, out: Path, opts: TaskOptions, gen: torch.Generator) -> list[Path]:

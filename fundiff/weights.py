@@ -114,3 +114,22 @@ def load_exported_model(
             f"{path}: weights do not fit a {config.kind} model ({first})"
         ) from None
     return config, model.to(device).eval()
+
+
+def load_model_file(
+    path: str | Path, device: torch.device | str = "cpu", *, use_ema: bool = True
+) -> tuple[TrainConfig, nn.Module]:
+    """A model from either kind of file: a training checkpoint or exported weights (the shipped files).
+
+    Raises:
+        fundiff.checkpoint.CheckpointError: the checkpoint's error if the file is neither.
+    """
+    from fundiff.checkpoint import CheckpointError
+
+    try:
+        return load_trained_model(path, device, use_ema=use_ema)
+    except CheckpointError as first:
+        try:
+            return load_exported_model(path, device)
+        except CheckpointError:
+            raise first from None

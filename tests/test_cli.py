@@ -499,3 +499,15 @@ def test_no_ema_samples_with_the_raw_weights(sample_args, capsys, tmp_path: Path
         status, _, err = run_cli(sample_args("flow-class", *more, out=name), capsys)
         assert status == 0, err
     assert (tmp_path / "ema.png").read_bytes() != (tmp_path / "raw.png").read_bytes()
+
+
+def test_sample_draws_digits_from_the_shipped_diffusion_weights(tmp_path: Path, capsys) -> None:
+    """Does `fundiff sample` accept exported weights (the shipped MNIST backend) and write a PNG?"""
+    from fundiff.assets import asset_path
+
+    out = tmp_path / "fours.png"
+    argv = ["sample", "--checkpoint", asset_path("mnist_diffusion.safetensors"), "--digits", "4",
+            "--per-digit", "1", "--out", out, "--no-progress"]  # fmt: skip
+    status, _, err = run_cli(argv, capsys)
+    assert status == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -136,7 +136,7 @@ def load_mnist_backend(
         BackendError: the file is missing, unreadable or not a diffusion-class model.
     """
     from fundiff.checkpoint import CheckpointError
-    from fundiff.weights import load_exported_model, load_trained_model
+    from fundiff.weights import load_model_file
 
     path = Path(weights) if weights is not None else shipped_weights()
     if not path.is_file():
@@ -145,14 +145,14 @@ def load_mnist_backend(
             "and pass the run's checkpoint.safetensors"
         )
     try:
-        try:
-            config, model = load_trained_model(path, "cpu")
-        except CheckpointError:
-            config, model = load_exported_model(path, "cpu")
+        config, model = load_model_file(path, "cpu")
     except CheckpointError as err:
         raise BackendError(str(err)) from None
     if config.kind != "diffusion-class":
-        raise BackendError(f"{path} holds a {config.kind} model, not a diffusion-class one")
+        raise BackendError(
+            f"{path} holds a {config.kind} model, not a diffusion-class one; pass a "
+            "'fundiff train diffusion-class' checkpoint, or leave --weights out for the shipped model"
+        )
     return MNISTBackend(model, device)
 
 

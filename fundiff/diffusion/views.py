@@ -62,7 +62,7 @@ def permutation_view(perm: torch.Tensor, name: str = "permute") -> View:
     """
     n = perm.numel()
     if not torch.equal(perm.sort().values, torch.arange(n, device=perm.device)):
-        raise ValueError(f"perm must be a permutation of range({n})")
+        raise ValueError(f"perm must be a permutation of range({n}), e.g. torch.randperm({n})")
     inverse = perm.argsort()
 
     def shuffle(p: torch.Tensor) -> Transform:
