@@ -76,7 +76,7 @@ def factorized(
     conds: Sequence[torch.Tensor],
     components: Sequence[Component],
     uncond: torch.Tensor,
-    scale: float = DEFAULT_GUIDANCE,
+    scale: float | Sequence[float] = DEFAULT_GUIDANCE,
 ) -> Predictor:
     """Factorized diffusion: component k of the noise estimate comes from prompt k.
 
@@ -85,15 +85,21 @@ def factorized(
         conds: one conditioning per component.
         components: linear maps that sum to the identity (e.g. ``frequency_split``).
         uncond: the "" conditioning.
-        scale: guidance scale of each estimate.
+        scale: guidance scale of every estimate, or one scale per component.
     """
     if len(conds) != len(components) or not components:
         raise ValueError(
             f"a factorization needs one prompt per component; got {len(conds)} prompts and {len(components)} components"
         )
+    scales = [float(scale)] * len(conds) if isinstance(scale, (int, float)) else list(scale)
+    if len(scales) != len(conds):
+        raise ValueError(f"got {len(scales)} guidance scales for {len(conds)} components")
 
     def predict(x: torch.Tensor, t: int) -> Prediction:
-        preds = [guided_prediction(backend, x, t, c, uncond, scale) for c in conds]
+        preds = [
+            guided_prediction(backend, x, t, c, uncond, s)
+            for c, s in zip(conds, scales, strict=True)
+        ]
         eps = sum((f(p.eps) for f, p in zip(components, preds, strict=True)), torch.zeros_like(x))
         return Prediction(eps, _mean_variance([p.variance for p in preds]))
 

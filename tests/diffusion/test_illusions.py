@@ -76,3 +76,17 @@ def test_prompt_and_view_counts_must_match(backend) -> None:
         anagram(backend, [c, c], [IDENTITY], c)
     with pytest.raises(ValueError, match="1 prompts and 2 components"):
         factorized(backend, [c], list(frequency_split(28)), c)
+
+
+def test_factorized_takes_one_scale_per_component(backend) -> None:
+    """With per-component scales, is each component the filtered estimate at its own scale?"""
+    x = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    c0, c1, u = backend.encode("0"), backend.encode("1"), backend.encode("")
+    low, high = frequency_split(28)
+    got = factorized(backend, [c0, c1], [low, high], u, [3.0, 7.0])(x, 600).eps
+    want = low(guided(backend, c0, u, 3.0)(x, 600).eps) + high(
+        guided(backend, c1, u, 7.0)(x, 600).eps
+    )
+    torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="3 guidance scales for 2 components"):
+        factorized(backend, [c0, c1], [low, high], u, [1.0, 2.0, 3.0])
