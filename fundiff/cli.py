@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fundiff.config import KINDS, LR_SCHEDULES, RECIPES
 
@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_part_a_parser(sub)
 
+    from fundiff.cli_demo import add_demo_parser
+
+    add_demo_parser(sub)
+
     sub.add_parser(
         "embed-prompts",
         help="turn prompts into DeepFloyd IF's T5 embeddings (.pth)",
@@ -226,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "demo":
+            from fundiff.cli_demo import run_demo_command
+
+            return run_demo_command(args)
         if args.command == "part-a":
             from fundiff.cli_parta import run_part_a
 
@@ -246,18 +254,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _train(args: argparse.Namespace) -> int:
-    from fundiff.config import recipe
-    from fundiff.train import train
-
-    out = args.out or Path("runs") / args.kind
+def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe values that ``fundiff train``'s flags set (flags left out are absent)."""
     overrides = dict(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
         sigma=args.sigma, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
         p_uncond=args.p_uncond, guidance=args.guidance, sample_steps=args.sample_steps,
         sample_epochs=args.sample_epochs, ema_decay=args.ema_decay, seed=args.seed, limit=args.limit,
     )  # fmt: skip
-    given = {k: v for k, v in overrides.items() if v is not None}
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fundiff.config import recipe
+    from fundiff.train import train
+
+    out = args.out or Path("runs") / args.kind
+    given = recipe_overrides(args)
     if args.resume:
         from fundiff import checkpoint as ckpt
         from fundiff.train import CHECKPOINT

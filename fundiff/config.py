@@ -149,3 +149,19 @@ def validate(c: TrainConfig) -> TrainConfig:
     if any(e < 1 or e > c.epochs for e in c.sample_epochs):
         raise bad("sample_epochs", f"epochs between 1 and {c.epochs}")
     return c
+
+
+def train_command(config: TrainConfig) -> str:
+    """The shortest ``fundiff train`` command that trains ``config``: its kind, seed and every
+    value that differs from the recipe, as flags (``recipe(kind, **flags) == config``)."""
+    default = recipe(config.kind, epochs=config.epochs)
+    words = ["fundiff", "train", config.kind, "--seed", str(config.seed)]
+    if config.epochs != RECIPES[config.kind]["epochs"]:
+        words += ["--epochs", str(config.epochs)]
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in ("kind", "seed", "epochs", "num_classes") or value == getattr(default, f.name):
+            continue
+        shown = " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        words += [f"--{f.name.replace('_', '-')}", shown]
+    return " ".join(words)

@@ -12,7 +12,9 @@ from fundiff.assets import MANIFEST, assets_dir, sha256
 if __name__ == "__main__":
     folder = assets_dir()
     manifest = {
-        p.name: sha256(p) for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".png")
+        p.relative_to(folder).as_posix(): sha256(p)
+        for p in sorted(folder.rglob("*"))
+        if p.suffix in (".safetensors", ".png")
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(manifest, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -61,3 +62,18 @@ def test_the_cli_stops_with_one_line_on_a_corrupted_backend(
     assert main(["part-a", "forward", "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "corrupted" in err[0]
+
+
+def test_the_package_assets_stay_under_25_mb() -> None:
+    """Do all files in fundiff/assets add up to at most 25 MB?"""
+    total = sum(p.stat().st_size for p in assets_dir().rglob("*") if p.is_file())
+    assert total <= 25 * 10**6, f"{total / 1e6:.1f} MB"
+
+
+def test_every_shipped_model_has_a_card_with_command_seed_seconds_and_card() -> None:
+    """Does each .safetensors have a model card naming its command, seed, seconds and GPU?"""
+    for weights in assets_dir().glob("*.safetensors"):
+        card = (assets_dir() / weights.name.replace(".safetensors", ".md")).read_text()
+        assert "fundiff train" in card and "--seed 0" in card, weights.name
+        assert re.search(r"seconds and card \| [\d.]+ s .*NVIDIA", card), weights.name
+        assert sha256(weights) in card, weights.name

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import shlex
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fundiff.config import KINDS, ConfigError, TrainConfig, recipe
+from fundiff.cli import build_parser, recipe_overrides
+from fundiff.config import KINDS, LR_SCHEDULES, ConfigError, TrainConfig, recipe, train_command
 
 
 def test_recipes_are_the_write_ups() -> None:
@@ -74,3 +76,28 @@ def test_dict_round_trip() -> None:
     assert TrainConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ConfigError, match="unknown"):
         TrainConfig.from_dict({**c.to_dict(), "colour": "blue"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(KINDS),
+    epochs=st.none() | st.integers(1, 30),
+    hidden=st.none() | st.integers(1, 256),
+    lr=st.none() | st.floats(1e-6, 1.0),
+    ema=st.none() | st.floats(0.0, 0.9999),
+    schedule=st.none() | st.sampled_from(LR_SCHEDULES),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_train_command_trains_the_config(kind, epochs, hidden, lr, ema, schedule, seed) -> None:
+    """Does the command that train_command prints, parsed by the CLI, give back the config?"""
+    config = recipe(kind, epochs=epochs, hidden=hidden, lr=lr, ema_decay=ema, lr_schedule=schedule,
+                    seed=seed)  # fmt: skip
+    words = shlex.split(train_command(config))
+    assert words[:3] == ["fundiff", "train", kind]
+    args = build_parser().parse_args(words[1:])
+    assert recipe(kind, **recipe_overrides(args)) == config
+
+
+def test_train_command_of_a_recipe_names_only_kind_and_seed() -> None:
+    """Is the recipe itself trained by the bare command?"""
+    assert train_command(recipe("flow-class")) == "fundiff train flow-class --seed 0"

@@ -1,0 +1,54 @@
+"""``fundiff demo``: the command line of the demo page (``fundiff.demo``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fundiff.cli import add_common
+
+
+def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand to ``fundiff``'s subparsers."""
+    demo = sub.add_parser(
+        "demo",
+        help="write every figure of the write-up, from the shipped models, to DIR/index.html",
+        description="Reproduce the write-up's figures from the models shipped in the package and write them, "
+        "with captions and the command behind each, to DIR/index.html (open it in a browser; no server needed). "
+        "About 1-2 minutes on 2 CPU cores with the mnist backend; no network and no data folder.",
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("demo"), help="folder of the page (default demo)"
+    )
+    demo.add_argument(
+        "--backend", choices=("mnist", "deepfloyd"), default="mnist",
+        help="Part A's backend (default mnist; deepfloyd needs IF's weights and prompt embeddings)",
+    )  # fmt: skip
+    demo.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
+    demo.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
+    demo.add_argument(
+        "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
+    )
+    add_common(demo)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Run ``fundiff demo`` with parsed ``args``; returns the exit status."""
+    from fundiff.cli import UsageError
+    from fundiff.demo import run_demo
+    from fundiff.train import resolve_device
+
+    if args.seed is not None:
+        raise UsageError("the demo draws with each figure's own seed; --seed is not taken here")
+    options = {k: v for k, v in (("stage1", args.stage1), ("stage2", args.stage2),
+                                 ("prompt_embeds", args.prompt_embeds)) if v is not None}  # fmt: skip
+    if options and args.backend != "deepfloyd":
+        raise UsageError(
+            f"{', '.join('--' + k.replace('_', '-') for k in options)} only go with --backend deepfloyd"
+        )
+    index = run_demo(
+        args.out, backend=args.backend, device=resolve_device(args.device),
+        progress=not args.no_progress, **options,
+    )  # fmt: skip
+    print(f"wrote {index}; open it in a browser")
+    return 0

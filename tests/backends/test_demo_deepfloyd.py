@@ -1,0 +1,52 @@
+"""Does `fundiff demo --backend deepfloyd` run every Part A section, Part 0 included, on IF's
+components (tiny random ones built locally, loaded by the real loader)?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.mark.slow
+def test_demo_on_deepfloyd_holds_part0_and_every_loop(
+    stage1_dir: Path, stage2_dir: Path, embeds_file: Path, tmp_path: Path, capsys
+) -> None:
+    """Does the page hold Part 0 at 20, 50 and 100 steps, at 64 and 256 px, and the loops' figures?"""
+    out = tmp_path / "site"
+    status, _, err = run_cli(
+        ["demo", "--backend", "deepfloyd", "--stage1", stage1_dir, "--stage2", stage2_dir,
+         "--prompt-embeds", embeds_file, "--out", out, "--device", "cpu", "--no-progress"],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    page = (out / "index.html").read_text()
+    for steps in (20, 50, 100):
+        for size in ("64px", "256px"):
+            assert f"part_a/0_samples_{steps}_steps_{size}.png" in page
+    for name in (
+        "1.1_forward",
+        "1.7_sdedit",
+        "1.7.2_inpaint",
+        "1.8_anagram",
+        "1.9_hybrid_frequency",
+    ):
+        assert f"part_a/{name}.png" in page
+        assert (out / "part_a" / f"{name}.png").is_file()
+    # IF has no image of its own: its edits start from the demo's drawing, and say so
+    assert (out / "inputs" / "drawing.png").is_file()
+    assert f"part-a sdedit --backend deepfloyd --image {out}/inputs/drawing.png" in page
+    assert "<b>deepfloyd</b> backend" in page
+
+
+def test_demo_without_if_weights_exits_2_in_one_line(tmp_path: Path, capsys) -> None:
+    """Without IF's weights, does the demo stop at once, saying how to get them, and write nothing?"""
+    status, _, err = run_cli(
+        ["demo", "--backend", "deepfloyd", "--stage1", tmp_path / "no-such-folder", "--out",
+         tmp_path / "site", "--device", "cpu", "--no-progress"],
+        capsys,
+    )  # fmt: skip
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "site").exists()
