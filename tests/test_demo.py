@@ -58,9 +58,13 @@ class _Page(HTMLParser):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One demo, on the MNIST backend on the CPU, as a newcomer runs it."""
-    out = tmp_path_factory.mktemp("demo") / "site"
-    index = run_demo(out, device="cpu", progress=False)
+    """One demo, on the MNIST backend on the CPU, as a newcomer runs it: no MNIST folder anywhere."""
+    root = tmp_path_factory.mktemp("demo")
+    out = root / "site"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FUNDIFF_DATA", str(root / "no-mnist-here"))
+        mp.setenv("HOME", str(root))  # hides ~/.cache/fundiff/data
+        index = run_demo(out, device="cpu", progress=False)
     assert index == out / "index.html"
     return out
 
