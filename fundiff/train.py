@@ -87,14 +87,23 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def init_model(config: TrainConfig) -> nn.Module:
+ModelFn = Callable[[TrainConfig], nn.Module]
+"""Builds the model a config trains (default: ``fundiff.tasks.build_model``)."""
+LossFn = Callable[
+    [nn.Module, TrainConfig, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor
+]
+"""(model, config, images (B, 1, 28, 28) in [0, 1], labels (B,), generator) -> scalar loss
+(default: ``fundiff.tasks.batch_loss``)."""
+
+
+def init_model(config: TrainConfig, model_fn: ModelFn = build_model) -> nn.Module:
     """Build the task's model with weights drawn from ``config.seed`` (on the CPU).
 
     The global RNG is forked, so building a model leaves it as it was.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return build_model(config)
+        return model_fn(config)
 
 
 def train(
@@ -106,6 +115,8 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
+    model_fn: ModelFn | None = None,
+    loss_fn: LossFn | None = None,
 ) -> TrainResult:
     """Train a Part B model, writing everything into ``run_dir``.
 
@@ -118,6 +129,9 @@ def train(
         resume: continue from ``run_dir``'s checkpoint.
         progress: show tqdm bars.
         on_epoch_end: called with the epoch number once its checkpoint is written.
+        model_fn: builds the model instead of fundiff's (the notebooks pass the student's UNet).
+        loss_fn: the loss of one batch instead of fundiff's (the notebooks pass the student's).
+            With either, the run draws no figures: those use fundiff's own samplers.
 
     Returns:
         A ``TrainResult``.
@@ -165,7 +179,9 @@ def train(
     n = images.shape[0]
     train_mean = (images.float().mean(0) / 255)[None] if config.kind == "pure-noise" else None
 
-    model = init_model(config).to(dev)
+    draw = model_fn is None and loss_fn is None
+    loss_of = loss_fn or batch_loss
+    model = init_model(config, model_fn or build_model).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = (
         torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
@@ -200,7 +216,8 @@ def train(
             raise RunDirError(
                 f"{run}: cannot write the run directory ({err.strerror}); choose another --out"
             ) from None
-        start_figures(run, config, test_images)
+        if draw:
+            start_figures(run, config, test_images)
 
     figures: list[Path] = []
     steps_per_epoch = math.ceil(n / config.batch_size)
@@ -217,7 +234,7 @@ def train(
         for i in bar:
             idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
             x = images[idx].unsqueeze(1).float() / 255  # (B, 1, 28, 28) in [0, 1]
-            loss = batch_loss(model, config, x, labels[idx], generator)
+            loss = loss_of(model, config, x, labels[idx], generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -244,7 +261,7 @@ def train(
         if scheduler is not None:
             scheduler.step()
 
-        if epoch in config.sample_epochs:
+        if draw and epoch in config.sample_epochs:
             eval_model = ema.module if ema is not None else model
             eval_model.eval()
             figures += epoch_figures(

@@ -420,3 +420,27 @@ def test_resume_with_a_different_config_is_refused(runs, tmp_path: Path, mnist_d
         train(changed, run, resume=True, device="cpu", data_dir=mnist_dir, progress=False)
     assert "different configuration" in str(info.value)
     assert (run / CHECKPOINT).read_bytes() == before
+
+
+def test_a_given_model_and_loss_are_the_ones_trained(tmp_path: Path, mnist_dir: Path) -> None:
+    """With model_fn and loss_fn (as the notebooks pass a student's), are they built and called,
+    with no figures drawn by fundiff's own samplers?"""
+    from torch import nn
+
+    built, calls = [], []
+
+    def model_fn(config):
+        built.append(config.kind)
+        return nn.Conv2d(1, 1, 3, padding=1)
+
+    def loss_fn(model, config, x, labels, generator):
+        calls.append(tuple(x.shape))
+        return (model(x) - x).pow(2).mean()
+
+    config = recipe("denoiser", **{**TINY, "sample_epochs": (1, 2), "lr": 0.05})
+    result = train(config, tmp_path / "run", device="cpu", data_dir=mnist_dir, progress=False,
+                   model_fn=model_fn, loss_fn=loss_fn)  # fmt: skip
+    steps = config.epochs * math.ceil(config.limit / config.batch_size)
+    assert built == ["denoiser"] and len(calls) == steps == len(result.losses)
+    assert result.figures == [] and not list((tmp_path / "run").glob("denoised_*.png"))
+    assert result.losses[-1] < result.losses[0]
