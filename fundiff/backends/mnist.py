@@ -31,6 +31,9 @@ from fundiff.schedules import cosine_alphas_cumprod
 NUM_STEPS = 1000
 PROMPTS: tuple[str, ...] = tuple(str(d) for d in range(10)) + ("",)
 WEIGHTS_ASSET = "mnist_diffusion.safetensors"
+EXPORTED_ASSET = "mnist_diffusion.pt2"
+"""The same network as a ``torch.export`` program: shipped only in the student build
+(``solutions/build_student_wheel.py``), whose UNet classes are the students' to write."""
 
 
 class BackendError(Exception):
@@ -121,6 +124,37 @@ def shipped_weights() -> Path:
     return asset_path(WEIGHTS_ASSET)
 
 
+class ExportedNetwork(nn.Module):
+    """A ``torch.export`` program of the backend's network, called as ``model(x, t, c)``.
+
+    The program is fixed in eval mode, so ``train``/``eval`` change nothing.
+    """
+
+    def __init__(self, program: torch.export.ExportedProgram, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = program.module()
+        self.num_classes = num_classes
+
+    def train(self, mode: bool = True) -> ExportedNetwork:  # noqa: ARG002 (fixed in eval mode)
+        return self
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Noise estimate for x (B, 1, 28, 28), t (B,) in [0, 1], c (B, 10)."""
+        return self.net(x, t, c)
+
+
+def export_network(model: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Save ``model`` (called as ``model(x, t, c)``) as a ``torch.export`` program with a free batch size."""
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    example = (torch.randn(2, 1, 28, 28), torch.rand(2), torch.zeros(2, 10))
+    program = torch.export.export(
+        model.eval().cpu(),
+        example,
+        dynamic_shapes={"x": {0: batch}, "t": {0: batch}, "c": {0: batch}},
+    )
+    torch.export.save(program, str(path))
+
+
 def load_mnist_backend(
     weights: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu"
 ) -> MNISTBackend:
@@ -135,9 +169,13 @@ def load_mnist_backend(
     Raises:
         BackendError: the file is missing, unreadable or not a diffusion-class model.
     """
+    from fundiff.assets import asset_path, assets_dir
     from fundiff.checkpoint import CheckpointError
     from fundiff.weights import load_model_file
 
+    if weights is None and (assets_dir() / EXPORTED_ASSET).is_file():  # the student build
+        program = torch.export.load(str(asset_path(EXPORTED_ASSET)))
+        return MNISTBackend(ExportedNetwork(program), device)
     path = Path(weights) if weights is not None else shipped_weights()
     if not path.is_file():
         raise BackendError(

@@ -32,6 +32,7 @@ from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
 from fundiff.backends.base import Backend, Prediction, VarianceType
+from fundiff.demo import draw_sketch
 from fundiff.diffusion.cfg import (
     DEFAULT_GUIDANCE,
     _batch,
@@ -47,13 +48,14 @@ from fundiff.schedules import strided_timesteps
 from fundiff.viz import save_table
 
 BACKEND = os.environ.get("FUNDIFF_BACKEND", "mnist")  # or "deepfloyd"
-PROMPT_EMBEDS = "prompt_embeds_dict.pth"  # deepfloyd: from `fundiff embed-prompts`
-IMAGE = None  # deepfloyd: a photo of your own (e.g. the Campanile) for sections 1.1-1.7
+PROMPT_EMBEDS = os.environ.get("FUNDIFF_PROMPT_EMBEDS", "prompt_embeds_dict.pth")  # deepfloyd: `fundiff embed-prompts`
+STAGE1 = os.environ.get("FUNDIFF_STAGE1")  # deepfloyd: a local folder of IF stage I; None: the hub
+IMAGE = None  # a photo of your own (e.g. the Campanile) for sections 1.1-1.7; None: see below
 FIGURES = Path("figures_part_a")
 FIGURES.mkdir(exist_ok=True)
 SEED = 0
 
-options = {} if BACKEND == "mnist" else {"prompt_embeds": Path(PROMPT_EMBEDS)}
+options = {} if BACKEND == "mnist" else {"prompt_embeds": Path(PROMPT_EMBEDS), "stage1": STAGE1}
 backend = build_backend(BACKEND, device="cuda" if torch.cuda.is_available() else "cpu", **options)
 prompts = DEFAULTS[BACKEND]
 abar = backend.alphas_cumprod
@@ -62,8 +64,8 @@ if IMAGE is not None:
     source = load_image(IMAGE, backend.image_shape).to(backend.device)
 elif BACKEND == "mnist":
     source = shipped_digits()[7:8].to(backend.device)  # an MNIST test 7, in [-1, 1]
-else:
-    raise ValueError("set IMAGE to a photo of your own for the deepfloyd backend")
+else:  # no photo given: a rough drawing stands in until you set IMAGE
+    source = load_image(draw_sketch(backend.image_shape, FIGURES / "sketch.png"), backend.image_shape).to(backend.device)
 
 
 def noisy_source(generator):
@@ -346,9 +348,6 @@ upload = widgets.FileUpload(accept="image/*", multiple=False, description="or up
 display(widgets.VBox([w for w in (canvas, upload) if w is not None]))
 
 # %%
-from fundiff.demo import draw_sketch  # noqa: E402
-
-
 def my_drawing() -> torch.Tensor:
     """The canvas or the uploaded file, as the backend's image; fundiff's sketch if both are empty."""
     path = FIGURES / "my_drawing.png"
