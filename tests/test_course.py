@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,11 +146,16 @@ def test_nbgrader_validate_passes_the_solutions_and_fails_the_release(
     name: str, notebook_env: Path
 ) -> None:
     """Does nbgrader's own validate accept the solutions, and report the release's stubs as failing?"""
-    for top in ("solutions", "course"):
+    copies = {}
+    for top in (
+        "solutions",
+        "course",
+    ):  # validate runs a notebook where it lies: copies, not the repo's
         (notebook_env / top).mkdir()
-    solutions = _nbgrader_validate(
-        ROOT / "solutions" / name / f"{name}.ipynb", notebook_env / "solutions"
-    )
+        copies[top] = Path(shutil.copy(ROOT / top / name / f"{name}.ipynb", notebook_env / top))
+    solutions = _nbgrader_validate(copies["solutions"], notebook_env / "solutions")
     assert "Success! Your notebook passes all the tests." in solutions, solutions[-2000:]
-    release = _nbgrader_validate(ROOT / "course" / name / f"{name}.ipynb", notebook_env / "course")
+    release = _nbgrader_validate(copies["course"], notebook_env / "course")
     assert "VALIDATION FAILED" in release and "NotImplementedError" in release, release[-2000:]
+    for top in ("solutions", "course"):  # and nothing was written beside the repo's notebooks
+        assert [p.name for p in (ROOT / top / name).iterdir()] == [f"{name}.ipynb"]
