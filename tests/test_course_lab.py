@@ -102,3 +102,32 @@ def test_a_course_notebook_renders_and_its_kernel_runs_the_first_cell(
             By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt"
         ).text
         assert "[1]" in prompt
+
+
+def test_the_drawing_canvas_of_part_a_renders(lab: str, tmp_path: Path) -> None:
+    """Run Part A's set-up cell and its 1.7.1 cell: does an ipycanvas canvas and an upload button appear?"""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def run(cell) -> None:
+        driver.execute_script("arguments[0].scrollIntoView();", cell)
+        cell.find_element(By.CSS_SELECTOR, ".jp-InputArea-editor").click()
+        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+
+    with chromium(tmp_path) as driver:
+        driver.get(f"{lab}/lab/tree/part_a/part_a.ipynb?token={TOKEN}")
+        wait = WebDriverWait(driver, 180)
+        wait.until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell")) > 20
+        )
+        cells = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell")
+        run(cells[0])
+        wait.until(lambda d: "backend: mnist" in cells[0].text)
+        (canvas_cell,) = [c for c in cells if "Canvas(width=280" in c.get_attribute("textContent")]
+        run(canvas_cell)
+        wait.until(
+            lambda d: canvas_cell.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output canvas")
+        )
+        assert "upload" in canvas_cell.find_element(By.CSS_SELECTOR, ".jp-OutputArea").text
