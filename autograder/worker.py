@@ -31,7 +31,23 @@ def _helpers() -> dict[str, object]:
     def generator(seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
 
-    return {"affine_velocity": affine_velocity, "guided_echo": guided_echo, "generator": generator}
+    def prediction(eps: torch.Tensor, variance: torch.Tensor | None = None):
+        from fundiff.backends.base import Prediction
+
+        return Prediction(eps, variance)
+
+    def linear_predictor(weight: float):  # a noise estimator: eps = weight * x_t + t / 1000
+        from fundiff.backends.base import Prediction
+
+        return lambda x, t: Prediction(weight * x + t / 1000)
+
+    return {
+        "affine_velocity": affine_velocity,
+        "guided_echo": guided_echo,
+        "generator": generator,
+        "prediction": prediction,
+        "linear_predictor": linear_predictor,
+    }
 
 
 def _resolve(value: object, helpers: dict[str, object]) -> object:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from autograder.checks.conftest import expect_close, value_of
 from autograder.sandbox import Helper
+from fundiff.backends.base import Prediction
 from fundiff.diffusion import denoise, forward
 from fundiff.guidance import classifier_free_guidance
 from fundiff.schedules import cosine_alphas_cumprod
@@ -78,3 +79,38 @@ def test_classifier_free_guidance(student, shape, cond, scale, seed) -> None:
     )
     expect_close(got, classifier_free_guidance(c, u, scale), f"at scale {scale:.3g} your guided estimate",
                  atol=1e-4, hint="it is uncond + scale * (cond - uncond)")  # fmt: skip
+
+
+@pytest.mark.points(2)
+@given(shape=shapes, i=st.integers(0, 32), learned=st.booleans(), seed=st.integers(0, 2**16))
+def test_ddpm_step(student, shape, i, learned, seed) -> None:
+    t, t_prev = 990 - 30 * i, 960 - 30 * i
+    x_t, eps = _images(shape, seed), _images(shape, seed + 1)
+    v = _images(shape, seed + 2) if learned else None
+    kind = "learned_range" if learned else "fixed_small"
+    got = value_of(student.call("ddpm_step", x_t, Helper("prediction", (eps, v)), t, t_prev, ABAR, kind,
+                                Helper("generator", (seed,))), "ddpm_step")  # fmt: skip
+    want = denoise.ddpm_step(
+        x_t, Prediction(eps, v), t, t_prev, ABAR, kind, torch.Generator().manual_seed(seed)
+    )
+    expect_close(got, want, f"for a {kind} step t={t} to t'={t_prev}, your x_t'", atol=1e-4,
+                 hint="mean from x0_hat, then add exp(0.5 * log variance) * z, z drawn once from the generator")  # fmt: skip
+
+
+@pytest.mark.points(2)
+@given(
+    shape=shapes,
+    i_start=st.integers(0, 30),
+    weight=st.floats(-0.5, 0.5),
+    seed=st.integers(0, 2**16),
+)
+def test_iterative_denoise(student, shape, i_start, weight, seed) -> None:
+    from fundiff.schedules import strided_timesteps
+
+    ts, x = strided_timesteps(), _images(shape, seed)
+    got = value_of(student.call("iterative_denoise", Helper("linear_predictor", (weight,)), x, ts, i_start, ABAR,
+                                "fixed_small", Helper("generator", (seed,))), "iterative_denoise")  # fmt: skip
+    want = denoise.iterative_denoise(lambda y, t: Prediction(weight * y + t / 1000), x, ts, i_start, ABAR,
+                                     "fixed_small", torch.Generator().manual_seed(seed))  # fmt: skip
+    expect_close(got, want, f"from i_start={i_start}, your final image", atol=1e-3,
+                 hint="step from timesteps[i] to timesteps[i + 1] for i = i_start, ..., len - 2, one ddpm_step each")  # fmt: skip

@@ -102,6 +102,7 @@ print(
 # ref=fundiff.diffusion.forward.forward
 
 # %% [tests] forward_checks points=2
+torch.manual_seed(0)  # the same inputs on every run
 x0 = torch.rand(2, 1, 8, 8) * 2 - 1
 ab = torch.linspace(0.999, 0.001, 1000)
 eps = torch.randn(2, 1, 8, 8)
@@ -144,6 +145,7 @@ show(
 # ref=fundiff.diffusion.denoise.estimate_x0
 
 # %% [tests] one_step_checks points=2
+torch.manual_seed(0)  # the same inputs on every run
 ab = torch.linspace(0.999, 0.001, 1000)
 x0, eps = torch.randn(3, 1, 8, 8), torch.randn(3, 1, 8, 8)
 assert torch.allclose(estimate_x0(forward(x0, 700, ab, eps=eps), eps, ab[700]), x0, atol=1e-4)
@@ -179,6 +181,7 @@ show(
 # ref=fundiff.diffusion.denoise.posterior_mean,fundiff.diffusion.denoise.posterior_log_variance,fundiff.diffusion.denoise.learned_range_log_variance,fundiff.diffusion.denoise.ddpm_step,fundiff.diffusion.denoise.iterative_denoise
 
 # %% [tests] iterative_checks points=3
+torch.manual_seed(0)  # the same inputs on every run
 ab = torch.linspace(0.999, 0.001, 1000)
 x0 = torch.randn(2, 1, 8, 8)
 xt = forward(x0, 600, ab, torch.Generator().manual_seed(0))
@@ -261,6 +264,7 @@ show("1.5_sample.png", samples[None])
 # ref=fundiff.guidance.classifier_free_guidance,fundiff.diffusion.cfg.guided_prediction,fundiff.diffusion.cfg.guided
 
 # %% [tests] cfg_checks points=3
+torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(2, *backend.image_shape, device=backend.device)
 c = backend.encode(prompts["cfg_prompt"])
 with torch.no_grad():
@@ -396,6 +400,7 @@ def top_half_inpainted():
 
 
 # %% [tests] inpaint_checks points=2
+torch.manual_seed(0)  # the same inputs on every run
 mask, out = top_half_inpainted()
 assert torch.allclose(
     out[..., mask.shape[0] // 2 :, :], source[..., mask.shape[0] // 2 :, :], atol=1e-5
@@ -428,6 +433,7 @@ sdedit_row(source, prompts["edit_prompt"], "1.7.3_img2img.png")
 # ref=fundiff.diffusion.illusions.anagram
 
 # %% [tests] anagram_checks points=2
+torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(1, *backend.image_shape, device=backend.device)
 c = backend.encode(prompts["anagram"][0])
 with torch.no_grad():
@@ -465,6 +471,7 @@ show(
 # ref=fundiff.diffusion.illusions.factorized,fundiff.diffusion.illusions.hybrid
 
 # %% [tests] hybrid_checks points=2
+torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(1, *backend.image_shape, device=backend.device)
 c = backend.encode(prompts["hybrid"][0])
 with torch.no_grad():
