@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.submission import SubmissionError
 
     if not args.submission.exists():
-        print(f"fundiff-grade: error: {args.submission}: no such file or folder", file=sys.stderr)
+        print(f"fundiff-grade: error: {args.submission}: no such file or folder; give a course notebook (.ipynb), "
+              "a .py module, or a folder of them", file=sys.stderr)  # fmt: skip
         return 2
     many = args.submission.is_dir()
     if many:

@@ -43,11 +43,8 @@ class _Collector:
         points = float(marker.args[0]) if marker else 1.0
         message = ""
         if report.failed and call.excinfo is not None:
-            message = (
-                str(call.excinfo.value).strip().splitlines()[0][:300]
-                if str(call.excinfo.value).strip()
-                else call.excinfo.typename
-            )
+            text = str(call.excinfo.value).strip()
+            message = text.splitlines()[0][:300] if text else call.excinfo.typename
         name = item.name.removeprefix("test_").replace("_", " ")
         self.tests.append({"name": name, "score": points if report.passed else 0.0, "max_score": points,
                            "output": "passed" if report.passed else message, "visibility": "visible"})  # fmt: skip

@@ -25,9 +25,6 @@ def _helpers() -> dict[str, object]:
     def affine_velocity(weight: float, bias: torch.Tensor):
         return lambda x, t: weight * x + t.reshape(-1, *([1] * (x.ndim - 1))) * bias
 
-    def guided_echo(scale: float):  # a velocity/noise pair whose guidance is known in closed form
-        return lambda x, t: scale * x
-
     def generator(seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
 
@@ -43,7 +40,6 @@ def _helpers() -> dict[str, object]:
 
     return {
         "affine_velocity": affine_velocity,
-        "guided_echo": guided_echo,
         "generator": generator,
         "prediction": prediction,
         "linear_predictor": linear_predictor,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from fundiff.cli import add_common
+from fundiff.cli_parta import add_deepfloyd_arguments
 
 
 def add_demo_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +25,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
         "--backend", choices=("mnist", "deepfloyd"), default="mnist",
         help="Part A's backend (default mnist; deepfloyd needs IF's weights and prompt embeddings)",
     )  # fmt: skip
-    demo.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
-    demo.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
-    demo.add_argument(
-        "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
-    )
+    add_deepfloyd_arguments(demo)
     add_common(demo)
 
 

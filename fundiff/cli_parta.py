@@ -59,12 +59,17 @@ def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
     part_a.add_argument(
         "--weights", type=Path, help="mnist: weights file (default: the shipped model)"
     )
-    part_a.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
-    part_a.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
-    part_a.add_argument(
+    add_deepfloyd_arguments(part_a)
+    add_common(part_a)
+
+
+def add_deepfloyd_arguments(p: argparse.ArgumentParser) -> None:
+    """--stage1, --stage2 and --prompt-embeds: where DeepFloyd IF's parts come from."""
+    p.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
+    p.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
+    p.add_argument(
         "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
     )
-    add_common(part_a)
 
 
 def run_part_a(args: argparse.Namespace) -> int:

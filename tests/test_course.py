@@ -86,7 +86,7 @@ def test_release_holds_no_reference_code(name: str) -> None:
         for node in ast.walk(ast.parse(cell.source)):
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in graded:
                 seen.add(node.name)
-            if isinstance(node, ast.FunctionDef) and _encloses_graded(cell, graded):
+            if isinstance(node, ast.FunctionDef) and _is_solution_cell(cell):
                 body = [
                     s
                     for s in node.body
@@ -98,7 +98,7 @@ def test_release_holds_no_reference_code(name: str) -> None:
     assert seen == graded
 
 
-def _encloses_graded(cell: nbformat.NotebookNode, graded: set[str]) -> bool:
+def _is_solution_cell(cell: nbformat.NotebookNode) -> bool:
     meta = cell.metadata.get("nbgrader", {})
     return bool(meta.get("solution")) and not meta.get("grade")
 

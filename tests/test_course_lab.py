@@ -70,63 +70,56 @@ def lab(tmp_path: Path, mnist_dir: Path):
         log.close()
 
 
+def _open_notebook(driver, url: str, timeout: float) -> list:
+    """Load a notebook in JupyterLab and wait until it renders: its code cells."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    code = ".jp-NotebookPanel .jp-CodeCell"
+    WebDriverWait(driver, timeout).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, code)) > 20)
+    return driver.find_elements(By.CSS_SELECTOR, code)
+
+
+def _run_cell(driver, cell) -> None:
+    """Put the cursor in ``cell`` and press Shift+Enter, as a student does."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.execute_script("arguments[0].scrollIntoView();", cell)
+    cell.find_element(By.CSS_SELECTOR, ".jp-InputArea-editor").click()
+    ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+
+
 def test_a_course_notebook_renders_and_its_kernel_runs_the_first_cell(
     lab: str, tmp_path: Path
 ) -> None:
     """Does JupyterLab show the Part B notebook's cells, and does Shift+Enter on its first code cell print?"""
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     with chromium(tmp_path) as driver:
-        driver.get(f"{lab}/lab/tree/part_b/part_b.ipynb?token={TOKEN}")
-        wait = WebDriverWait(driver, 120)
-        wait.until(
-            lambda d: len(d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell")) > 20
-        )
+        cells = _open_notebook(driver, f"{lab}/lab/tree/part_b/part_b.ipynb?token={TOKEN}", 120)
         markdown = driver.find_element(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-MarkdownCell")
         assert "Part B" in markdown.text
-        wait.until(lambda d: "Idle" in (d.find_element(By.CSS_SELECTOR, ".jp-NotebookPanel").get_attribute("innerHTML") or "")
-                   or d.find_elements(By.CSS_SELECTOR, "[data-status='idle']"))  # fmt: skip
-        first = driver.find_element(
-            By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell .jp-InputArea-editor"
-        )
-        first.click()
-        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
-        output = ".jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output"
-        wait.until(
-            lambda d: any("FAST: True" in e.text for e in d.find_elements(By.CSS_SELECTOR, output))
-        )
-        prompt = driver.find_element(
-            By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt"
-        ).text
-        assert "[1]" in prompt
+        _run_cell(driver, cells[0])
+        WebDriverWait(driver, 120).until(lambda d: "FAST: True" in cells[0].text)
+        assert "[1]" in cells[0].find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text
 
 
 def test_the_drawing_canvas_of_part_a_renders(lab: str, tmp_path: Path) -> None:
     """Run Part A's set-up cell and its 1.7.1 cell: does an ipycanvas canvas and an upload button appear?"""
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def run(cell) -> None:
-        driver.execute_script("arguments[0].scrollIntoView();", cell)
-        cell.find_element(By.CSS_SELECTOR, ".jp-InputArea-editor").click()
-        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
-
     with chromium(tmp_path) as driver:
-        driver.get(f"{lab}/lab/tree/part_a/part_a.ipynb?token={TOKEN}")
+        cells = _open_notebook(driver, f"{lab}/lab/tree/part_a/part_a.ipynb?token={TOKEN}", 180)
         wait = WebDriverWait(driver, 180)
-        wait.until(
-            lambda d: len(d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell")) > 20
-        )
-        cells = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-CodeCell")
-        run(cells[0])
+        _run_cell(driver, cells[0])
         wait.until(lambda d: "backend: mnist" in cells[0].text)
         (canvas_cell,) = [c for c in cells if "Canvas(width=280" in c.get_attribute("textContent")]
-        run(canvas_cell)
+        _run_cell(driver, canvas_cell)
         wait.until(
             lambda d: canvas_cell.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output canvas")
         )

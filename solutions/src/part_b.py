@@ -46,6 +46,15 @@ def show(path):
     display(Image(filename=str(path)))
 
 
+def fit(config, model_fn, loss_fn):
+    """Train ``config`` with your model and loss in RUNS/KIND (resuming a run left there); show its loss."""
+    run = RUNS / config.kind
+    result = train(config, run, device=DEVICE, model_fn=model_fn, loss_fn=loss_fn,
+                   resume=(run / "checkpoint.safetensors").exists())
+    save_loss_curve(FIGURES / f"{config.kind}_loss.png", result.losses, title=f"{config.kind}: training loss")
+    show(FIGURES / f"{config.kind}_loss.png")
+
+
 def trained(model, run):
     """``model`` (yours) with the final weights of the training run in folder ``run``, in eval mode."""
     model.load_state_dict(load_checkpoint(run / "checkpoint.safetensors").model)
@@ -154,16 +163,7 @@ def denoiser_batch_loss(model, config, x, labels, generator):
 
 
 config = recipe("denoiser", **SMALL)
-result = train(
-    config,
-    RUNS / "denoiser",
-    device=DEVICE,
-    model_fn=denoiser_model,
-    loss_fn=denoiser_batch_loss,
-    resume=(RUNS / "denoiser" / "checkpoint.safetensors").exists(),
-)
-save_loss_curve(FIGURES / "denoiser_loss.png", result.losses, title="denoiser: training loss")
-show(FIGURES / "denoiser_loss.png")
+fit(config, denoiser_model, denoiser_batch_loss)
 
 # %%
 denoiser = trained(denoiser_model(config), RUNS / "denoiser")
@@ -213,14 +213,7 @@ def pure_noise_batch_loss(model, config, x, labels, generator):
 
 
 config = recipe("pure-noise", **SMALL)
-train(
-    config,
-    RUNS / "pure-noise",
-    device=DEVICE,
-    model_fn=denoiser_model,
-    loss_fn=pure_noise_batch_loss,
-    resume=(RUNS / "pure-noise" / "checkpoint.safetensors").exists(),
-)
+fit(config, denoiser_model, pure_noise_batch_loss)
 pure = trained(denoiser_model(config), RUNS / "pure-noise")
 with torch.no_grad():
     outs = pure(
@@ -294,18 +287,7 @@ def flow_time_batch_loss(model, config, x, labels, generator):
 
 
 config = recipe("flow-time", **SMALL)
-result = train(
-    config,
-    RUNS / "flow-time",
-    device=DEVICE,
-    model_fn=lambda c: TimeConditionalUNet(hidden=c.hidden),
-    loss_fn=flow_time_batch_loss,
-    resume=(RUNS / "flow-time" / "checkpoint.safetensors").exists(),
-)
-save_loss_curve(
-    FIGURES / "flow_time_loss.png", result.losses, title="time-conditioned flow: training loss"
-)
-show(FIGURES / "flow_time_loss.png")
+fit(config, lambda c: TimeConditionalUNet(hidden=c.hidden), flow_time_batch_loss)
 
 # %% [markdown]
 # ## 2.3 Sampling from the time-conditioned UNet
@@ -363,18 +345,7 @@ def flow_class_batch_loss(model, config, x, labels, generator):
 
 
 config = recipe("flow-class", **SMALL)
-result = train(
-    config,
-    RUNS / "flow-class",
-    device=DEVICE,
-    model_fn=lambda c: ClassConditionalUNet(hidden=c.hidden, num_classes=c.num_classes),
-    loss_fn=flow_class_batch_loss,
-    resume=(RUNS / "flow-class" / "checkpoint.safetensors").exists(),
-)
-save_loss_curve(
-    FIGURES / "flow_class_loss.png", result.losses, title="class-conditioned flow: training loss"
-)
-show(FIGURES / "flow_class_loss.png")
+fit(config, lambda c: ClassConditionalUNet(hidden=c.hidden, num_classes=c.num_classes), flow_class_batch_loss)
 
 # %% [markdown]
 # ## 2.5 Sampling with classifier-free guidance

@@ -82,9 +82,10 @@ CASES: dict[str, tuple[str, set[str] | None]] = {
     "hostile_sys_exit_after_its_code": (CORRECT_B + "\nimport sys\nsys.exit(0)\n", None),
     # copies fundiff's interpolate if it can read it; in the sandbox it cannot, and its own is wrong
     "hostile_reads_the_reference": (CORRECT_B.replace("def interpolate(x0, x1, t):\n", STEAL), {"interpolate", "flow matching loss"}),
+    # tries to leave a forged results file beside the submissions (hidden from it in the sandbox)
     "hostile_writes_results": (CORRECT_B.replace("def add_noise(x, sigma, generator=None):\n",
-                               "def add_noise(x, sigma, generator=None):\n    open('/tmp/results.json', 'w').write('{\"score\": 100}')\n"),
-                               None),  # its write lands in the sandbox's own /tmp; its code is right
+                               "def add_noise(x, sigma, generator=None):\n    open('{SUBS}/forged.json', 'w').write('{{\"score\": 100}}')\n"),
+                               None),  # its code is right; its write must not land
     "hostile_nan": (CORRECT_B.replace("return (1 - scale) * uncond + scale * cond", "return cond * float('nan')"),
                     {"classifier free guidance"}),
 }  # fmt: skip
@@ -95,7 +96,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """Every case and both notebooks of each kind, graded by one fundiff-grade run per folder."""
     subs = tmp_path_factory.mktemp("subs")
     for name, (source, _) in CASES.items():
-        (subs / f"{name}.py").write_text(source)
+        (subs / f"{name}.py").write_text(source.replace("{SUBS}", str(subs)))
     for top in ("solutions", "course"):
         for part in ("part_a", "part_b"):
             (subs / f"{top}_{part}.ipynb").write_bytes(
@@ -105,7 +106,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     done = subprocess.run([sys.executable, "-m", "autograder.cli", str(subs), "--out", str(out), "--timeout", "10"],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    results["forged file written"] = (subs / "forged.json").exists()  # type: ignore[assignment]
+    return results
 
 
 def _failed(result: dict) -> set[str]:
@@ -132,17 +135,14 @@ def test_each_submission_loses_points_exactly_where_it_is_wrong(graded, name) ->
 
     result = graded[name]
     expected = CASES[name][1]
-    if (
-        name == "hostile_reads_the_reference" and not bwrap_works()
-    ):  # rlimits alone do not hide files
-        pytest.skip("bubblewrap does not work here: the repository is readable from the sandbox")
+    hidden = name in ("hostile_reads_the_reference", "hostile_writes_results")
+    if hidden and not bwrap_works():  # rlimits alone do not hide files
+        pytest.skip(
+            "bubblewrap does not work here: the repository and submissions are visible to the sandbox"
+        )
     names = {t["name"] for t in result["tests"]}
     assert names == set(ALL)
     assert _failed(result) == (expected or set())
     assert all(t["output"] for t in result["tests"])
-    assert result["score"] == sum(
-        t["score"] for t in result["tests"]
-    )  # the grader's own sum, not a forged file
-    assert (
-        not Path("/tmp/results.json").exists() or "100" not in Path("/tmp/results.json").read_text()
-    )
+    if name == "hostile_writes_results":
+        assert graded["forged file written"] is False
