@@ -14,17 +14,26 @@ from autograder.submission import graded_code
 
 CHECKS = Path(__file__).with_name("checks")
 ASSIGNMENTS = {"part_a": "test_part_a.py", "part_b": "test_part_b.py"}
-_CURRENT: list[Sandbox] = []
+_CURRENT: list[Any] = []
 
 
-def current_sandbox() -> Sandbox:
-    """The sandbox of the submission being graded (the checks' ``student`` fixture)."""
+def current_student() -> Any:
+    """The submission being graded (the checks' ``student`` fixture): a ``Sandbox`` or a ``notebook.Local``."""
     return _CURRENT[-1]
 
 
 def detect_assignment(code: str) -> str:
     """part_a or part_b, from the graded names the code defines."""
     return "part_b" if "def flow_matching_loss" in code or "class Conv(" in code else "part_a"
+
+
+def check_name(item: pytest.Item) -> str:
+    """What the student reads: the first line of the check's docstring, with its parameters filled in."""
+    doc = (getattr(item, "obj", None).__doc__ or "").strip()  # type: ignore[union-attr]
+    if not doc:
+        return item.name.removeprefix("test_").replace("_", " ")
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return doc.splitlines()[0].format(**params)
 
 
 class _Collector:
@@ -39,40 +48,78 @@ class _Collector:
         report = outcome.get_result()
         if report.when != "call" and not (report.when == "setup" and report.failed):
             return
-        marker = item.get_closest_marker("points")
-        points = float(marker.args[0]) if marker else 1.0
+        points = float(item.get_closest_marker("points").args[0])  # type: ignore[union-attr]
         message = ""
         if report.failed and call.excinfo is not None:
             text = str(call.excinfo.value).strip()
-            message = text.splitlines()[0][:300] if text else call.excinfo.typename
-        name = item.name.removeprefix("test_").replace("_", " ")
-        self.tests.append({"name": name, "score": points if report.passed else 0.0, "max_score": points,
-                           "output": "passed" if report.passed else message, "visibility": "visible"})  # fmt: skip
+            message = text.splitlines()[0][:400] if text else call.excinfo.typename
+            if "unreliable results" in text or call.excinfo.typename.startswith(
+                "Flaky"
+            ):  # never show the inputs
+                message = ("it gave different verdicts for the same inputs: does it draw random numbers without "
+                           "the generator, or keep state between calls?")  # fmt: skip
+        self.tests.append({"name": check_name(item), "score": points if report.passed else 0.0,
+                           "max_score": points, "output": "passed" if report.passed else message,
+                           "visibility": "visible", "tags": [item.get_closest_marker("graded").args[0]],  # type: ignore[union-attr]
+                           "nodeid": item.nodeid.split("::", 1)[1]})  # fmt: skip
 
 
-def grade(
-    submission: Path, *, assignment: str | None = None, timeout: float = 20.0
-) -> dict[str, Any]:
+class _Lister:
+    """A pytest plugin that records the checks it collects."""
+
+    def __init__(self) -> None:
+        self.checks: list[dict[str, Any]] = []
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.checks = [{"nodeid": item.nodeid.split("::", 1)[1], "name": check_name(item),
+                        "cell": item.get_closest_marker("graded").args[0],  # type: ignore[union-attr]
+                        "points": float(item.get_closest_marker("points").args[0])}  # type: ignore[union-attr]
+                       for item in items]  # fmt: skip
+
+
+def list_checks(assignment: str) -> list[dict[str, Any]]:
+    """The checks of ``assignment``, in order: nodeid, name, graded cell and points of each."""
+    lister = _Lister()
+    pytest.main([str(CHECKS / ASSIGNMENTS[assignment]), "--collect-only", "-p", "no:cacheprovider",
+                 "--rootdir", str(CHECKS), "-o", "addopts=", "-p", "no:terminal"], plugins=[lister])  # fmt: skip
+    if not lister.checks:
+        raise RuntimeError(f"no checks collected for {assignment}; the grader is broken")
+    return lister.checks
+
+
+def run_checks(student: Any, assignment: str, select: str | None = None) -> list[dict[str, Any]]:
+    """Run ``assignment``'s checks (or the one named ``select``) on ``student``; one dict per check."""
+    target = str(CHECKS / ASSIGNMENTS[assignment]) + (f"::{select}" if select else "")
+    collector = _Collector()
+    _CURRENT.append(student)
+    try:
+        code = pytest.main([target, "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(CHECKS),
+                            "-o", "addopts=", "-p", "no:terminal"], plugins=[collector])  # fmt: skip
+    finally:
+        _CURRENT.pop()
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.tests:
+        raise RuntimeError(
+            f"the checks of {assignment} did not run (pytest exit {code!r}); the grader is broken"
+        )
+    return collector.tests
+
+
+def grade(submission: Path, *, assignment: str | None = None, timeout: float = 20.0, device: str = "cpu",
+          threads: int = 1) -> dict[str, Any]:  # fmt: skip
     """Grade ``submission``; returns Gradescope's results.json as a dict (never raises for bad code)."""
     start = time.perf_counter()
     code = graded_code(submission)
     assignment = assignment or detect_assignment(code)
-    collector = _Collector()
-    with Sandbox(preamble() + "\n" + code, student_site(), hide=(ROOT, submission.resolve().parent),
-                 timeout=timeout) as sandbox:  # fmt: skip
-        _CURRENT.append(sandbox)
-        try:
-            pytest.main([str(CHECKS / ASSIGNMENTS[assignment]), "-p", "no:cacheprovider", "-p", "no:randomly",
-                         "--rootdir", str(CHECKS), "-o", "addopts=", "-p", "no:terminal"],
-                        plugins=[collector])  # fmt: skip
-        finally:
-            _CURRENT.pop()
+    head = preamble()
+    with Sandbox(head + code, student_site(), hide=(ROOT, submission.resolve().parent), line_offset=head.count("\n"),
+                 timeout=timeout, device=device, threads=threads) as sandbox:  # fmt: skip
+        tests = run_checks(sandbox, assignment)
         load_error = sandbox.load_error
     result: dict[str, Any] = {
-        "score": sum(t["score"] for t in collector.tests),
+        "score": sum(t["score"] for t in tests),
         "execution_time": round(time.perf_counter() - start, 2),
-        "tests": collector.tests,
-        "output": f"assignment {assignment}",
+        "tests": tests,
+        "output": f"assignment {assignment}, graded on {device}",
     }
     if load_error is not None:
         result["output"] += (

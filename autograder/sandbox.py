@@ -13,6 +13,7 @@ code here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -23,24 +24,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from autograder.toys import on_wire
+
 WORKER = Path(__file__).with_name("worker.py")
+WORKER_FILES = (WORKER, Path(__file__).with_name("toys.py"))  # all of the grader the worker sees
 MEMORY_BYTES = 6 * 2**30  # data segment: a memory bomb fails inside the worker
 FILE_BYTES = 64 * 2**20  # largest file the worker may write (its output log included)
 CPU_SECONDS = 600
-
-
-@dataclass(frozen=True)
-class Helper:
-    """A function argument built inside the worker from parameters (see ``worker._helpers``)."""
-
-    name: str
-    args: tuple[Any, ...] = ()
+PROCESSES = 512  # a fork bomb stops here (enforced where the worker runs as an unprivileged user)
+NOBODY = 65534
 
 
 @dataclass
@@ -51,6 +50,7 @@ class Outcome:
     error: str | None = None  # exception type name, "Timeout" or "WorkerDied"
     message: str = ""
     line: int | None = None
+    off_device: bool = False  # a returned tensor was not on the grading device
 
     @property
     def ok(self) -> bool:
@@ -66,12 +66,42 @@ def bwrap_works() -> bool:
     return done.returncode == 0
 
 
-def _limits() -> None:
+def _drops_to_nobody(confine: bool) -> bool:
+    """A root grader runs confined workers as user nobody, so process and file limits bind them."""
+    return confine and os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+def _limits(nproc: bool) -> None:
     os.setsid()
+    if nproc:
+        resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES, PROCESSES))
     resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BYTES, MEMORY_BYTES))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _descendants(pid: int, depth: int = 2) -> list[int]:
+    """Child processes of ``pid``, and theirs, ``depth`` levels down (from /proc)."""
+    found: list[int] = []
+    frontier = [pid]
+    for _ in range(depth):
+        nxt = []
+        for parent in frontier:
+            for task in Path(f"/proc/{parent}/task").glob("*/children"):
+                with contextlib.suppress(OSError, ValueError):
+                    nxt += [int(c) for c in task.read_text().split()]
+        found += nxt
+        frontier = nxt
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has finished)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Sandbox:
@@ -83,11 +113,15 @@ class Sandbox:
         hide: folders the worker must not see (the repository, the submissions).
         timeout: seconds each call may take.
         confine: use bubblewrap (None: where it works).
+        device: where the submission's inputs are put and its code runs ("cpu", "cuda").
+        threads: CPU threads the worker may use.
+        line_offset: lines put before the student's code (error lines are counted in the student's code).
     """
 
     def __init__(self, code: str, student_site: Path, *, hide: tuple[Path, ...] = (), timeout: float = 20.0,
-                 confine: bool | None = None) -> None:  # fmt: skip
+                 confine: bool | None = None, device: str = "cpu", threads: int = 1, line_offset: int = 0) -> None:  # fmt: skip
         self.code, self.site, self.hide, self.timeout = code, student_site, hide, timeout
+        self.device, self.threads, self.line_offset = device, threads, line_offset
         self.confine = bwrap_works() if confine is None else confine
         self.scratch = Path(tempfile.mkdtemp(prefix="fundiff-grade-"))
         self.load_error: Outcome | None = None
@@ -95,9 +129,12 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._answers: Any = None
         self._broken: dict[str, Outcome] = {}
+        self._starts = 0
 
     def __enter__(self) -> Sandbox:
         (self.scratch / "submission.py").write_text(self.code)
+        if _drops_to_nobody(self.confine):
+            os.chown(self.scratch, NOBODY, NOBODY)
         self._start()
         return self
 
@@ -106,22 +143,46 @@ class Sandbox:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _command(self, fd: int) -> list[str]:
-        python = [sys.executable, "-I", str(WORKER), str(self.scratch), str(self.site), str(fd)]
+        python = [
+            sys.executable,
+            "-I",
+            str(WORKER),
+            str(self.scratch),
+            str(self.site),
+            str(fd),
+            self.device,
+        ]
         if not self.confine:
             return python
         prefix = Path(sys.prefix).resolve()
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        devices = (
+            ["--dev-bind", "/dev", "/dev"] if self.device != "cpu" else ["--dev", "/dev"]
+        )  # GPU nodes
+        cmd = ["bwrap", "--ro-bind", "/", "/", *devices, "--proc", "/proc", "--tmpfs", "/tmp",
                "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session"]  # fmt: skip
+        nobody = _drops_to_nobody(self.confine)
+        if nobody:  # the grader's home (root's files, its caches) hidden; what the worker needs is bound below
+            cmd += ["--tmpfs", str(Path.home().resolve())]
         for folder in self.hide:
             cmd += ["--tmpfs", str(Path(folder).resolve())]
         for keep in (
             prefix,
             Path(sys.base_prefix).resolve(),
-            WORKER.parent.resolve(),
+            *(f.resolve() for f in WORKER_FILES),
             Path(self.site).resolve(),
+            self.scratch.resolve(),
         ):
-            cmd += ["--ro-bind", str(keep), str(keep)]
-        cmd += ["--bind", str(self.scratch), str(self.scratch)]
+            for folder in reversed(
+                keep.parents[:-1]
+            ):  # under a tmpfs, mount points need traversable parents
+                cmd += ["--perms", "0755", "--dir", str(folder)]
+            cmd += [
+                "--bind" if keep == self.scratch.resolve() else "--ro-bind",
+                str(keep),
+                str(keep),
+            ]
+        if nobody:
+            cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
         return cmd + python
 
     def _start(self) -> None:
@@ -129,24 +190,48 @@ class Sandbox:
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.scratch),
-            "OMP_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": str(self.threads),
             "LANG": "C.UTF-8",
         }
         self._proc = subprocess.Popen(
             self._command(write_fd), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(write_fd,), env=env, cwd=self.scratch, preexec_fn=_limits,
+            pass_fds=(write_fd,), env=env, cwd=self.scratch,
+            preexec_fn=functools.partial(_limits, _drops_to_nobody(self.confine)),
         )  # fmt: skip
         os.close(write_fd)
         self._answers = os.fdopen(read_fd, "r")
         first = self._read("load", timeout=max(self.timeout, 120.0))
-        if not first.ok:
+        if not first.ok and self._starts == 0:
             self.load_error = first
+        self._starts += 1
+
+    def _ensure_started(self) -> Outcome | None:
+        """Start a worker if none runs (the last one was killed); an outcome to report if none will start."""
+        for attempt in range(3):  # processes the last one left may take a moment to die
+            if self._proc is not None:
+                return None
+            self._start()
+            if self._proc is None:
+                time.sleep(1.0 + attempt)
+        if self._proc is not None:
+            return None
+        return Outcome(error="WorkerDied", message="the submission's process could not be restarted after an "
+                       "earlier call ended it (did it leave processes running?)")  # fmt: skip
 
     def _stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
+            inner = _descendants(
+                self._proc.pid
+            )  # bwrap's init of the worker's PID namespace, the worker
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
+            for pid in inner:  # a namespace's init exits only once every process in it is gone
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while any(_alive(pid) for pid in inner) and time.monotonic() < deadline:
+                time.sleep(0.05)
         if self._answers is not None:
             self._answers.close()
         self._proc = self._answers = None
@@ -176,7 +261,9 @@ class Sandbox:
             return Outcome(
                 error=str(answer.get("error")),
                 message=str(answer.get("message", "")),
-                line=answer.get("line"),
+                line=answer["line"] - self.line_offset
+                if isinstance(answer.get("line"), int)
+                else None,
             )
         if "result" not in answer:
             return Outcome()
@@ -187,39 +274,56 @@ class Sandbox:
                 error="BadResult",
                 message=f"its result could not be read back ({type(err).__name__})",
             )
-        return Outcome(value=value)
+        return Outcome(value=value, off_device=bool(answer.get("off_device")))
 
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Outcome:
-        """Call the submission's ``name`` with tensors, numbers and ``Helper`` arguments."""
-        if name in self._broken:  # it hung or killed its process once: not again
-            return self._broken[name]
-        if self._proc is None:
-            self._start()
+    def _request(self, op: str, key: str, payload: dict[str, Any]) -> Outcome:
+        if key in self._broken:  # it hung or killed its process once: not again
+            return self._broken[key]
+        failed = self._ensure_started()
+        if failed is not None:
+            return failed
         rid = str(next(self._ids))
-        payload = {
-            "args": [_plain(a) for a in args],
-            "kwargs": {k: _plain(v) for k, v in kwargs.items()},
-        }
-        torch.save(payload, self.scratch / f"args_{rid}.pt")
+        torch.save(on_wire(payload), self.scratch / f"args_{rid}.pt")
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(
-                (json.dumps({"id": rid, "name": name, "args": f"args_{rid}.pt"}) + "\n").encode()
+                (json.dumps({"id": rid, "op": op, "args": f"args_{rid}.pt"}) + "\n").encode()
             )
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self._stop()
-            return Outcome(
+            outcome = Outcome(
                 error="WorkerDied",
                 message="the submission's process ended (exit, crash or memory limit)",
             )
-        outcome = self._read(rid, self.timeout)
+        else:
+            outcome = self._read(rid, self.timeout)
         if outcome.error in ("Timeout", "WorkerDied"):
-            self._broken[name] = outcome
+            self._broken[key] = outcome
         return outcome
 
+    def call(
+        self, name: str, *args: Any, then: tuple[Any, ...] | None = None, **kwargs: Any
+    ) -> Outcome:
+        """Call the submission's ``name`` with tensors, numbers and ``Helper`` arguments.
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Helper):
-        return {"__helper__": value.name, "args": [_plain(a) for a in value.args]}
-    return value
+        ``then``: arguments for calling what ``name`` returns (a predictor it builds).
+        """
+        payload = {"name": name, "args": list(args), "kwargs": kwargs,
+                   "then": None if then is None else {"args": list(then), "kwargs": {}}}  # fmt: skip
+        return self._request("call", name, payload)
+
+    def build(self, name: str, *args: Any, seed: int = 0) -> Outcome:
+        """Construct the submission's module class ``name(*args)`` after seeding torch with ``seed``.
+
+        The value is ``{"handle", "parameters", "buffers"}`` (shapes in creation order).
+        """
+        return self._request("build", name, {"name": name, "args": list(args), "seed": seed})
+
+    def load(self, handle: str, tensors: list[torch.Tensor], key: str) -> Outcome:
+        """Copy ``tensors`` into a built module's parameters then buffers, in order."""
+        return self._request("load", key, {"handle": handle, "tensors": tensors})
+
+    def forward(self, handle: str, *args: Any, mode: str = "eval", key: str) -> Outcome:
+        """Run a built module (in ``mode``: train or eval) on ``args``, without gradients."""
+        return self._request("forward", key, {"handle": handle, "args": list(args), "mode": mode})

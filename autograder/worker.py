@@ -1,63 +1,146 @@
-"""The confined process that runs a submission's code: one call per request.
+"""The process that runs a submission's code: one request at a time, verdicts never made here.
 
-Started by ``autograder.sandbox`` as ``python -I worker.py SCRATCH STUDENT_SITE FD``.
+Started by ``autograder.sandbox`` as ``python -I worker.py SCRATCH STUDENT_SITE FD DEVICE``.
 It puts the student build of fundiff (graded bodies stubbed, no reference code)
 first on sys.path, runs ``SCRATCH/submission.py`` into a namespace, then serves
-requests read from stdin, one JSON line each: ``{"id", "name", "args"}`` where
+requests read from stdin, one JSON line each: ``{"id", "op", "args"}`` where
 ``args`` names a ``torch.save`` file in SCRATCH. Each answer is one JSON line on
 file descriptor FD (the submission's own prints go to SCRATCH/output.log): the
 result saved with ``torch.save`` to a file named in the answer, or the error's
-type and message. Verdicts are never made here.
+type and message. ``Session`` also serves the notebooks' own checks in-process.
+
+Requests (``op``):
+- ``call``: ``name(*args, **kwargs)``; with ``then``, the returned function is
+  called again with those arguments (a predictor or velocity a function builds).
+- ``build``: ``torch.manual_seed(seed)``, then the class ``name(*args)``; kept
+  under the request's id; answers its parameter and buffer shapes, in order.
+- ``load``: copy tensors into a built module's parameters and buffers, in order.
+- ``forward``: a built module, in ``train`` or ``eval`` mode, on ``args``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import traceback
+from typing import Any
+
+try:  # in the worker this file sits beside toys.py; in the grading process both are autograder.*
+    from autograder import toys
+except (
+    ImportError
+):  # pragma: no cover (the confined worker, run with -I: its folder is not on sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import toys  # type: ignore[no-redef]
+
+    del sys.path[0]
 
 
-def _helpers() -> dict[str, object]:
-    """Functions the checks can pass as arguments, built here from parameters (never pickled code)."""
-    import torch
+class Session:
+    """A submission's namespace and the modules it built, answering requests on ``device``."""
 
-    def affine_velocity(weight: float, bias: torch.Tensor):
-        return lambda x, t: weight * x + t.reshape(-1, *([1] * (x.ndim - 1))) * bias
+    def __init__(
+        self, namespace: dict[str, Any], device: str = "cpu", grading_assets: str | None = None
+    ) -> None:
+        self.namespace, self.device = namespace, device
+        self.helpers = toys.factories(device, grading_assets)
+        self.modules: dict[str, Any] = {}
+        self.off_device = False
 
-    def generator(seed: int) -> torch.Generator:
-        return torch.Generator().manual_seed(seed)
+    def _named(self, name: str) -> Any:
+        fn = self.namespace.get(name)
+        if not callable(fn):
+            raise NameError(f"{name} is not defined in your code")
+        return fn
 
-    def prediction(eps: torch.Tensor, variance: torch.Tensor | None = None):
-        from fundiff.backends.base import Prediction
+    def _args(self, payload: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        args = toys.resolve(payload.get("args", []), self.helpers, self.device, self.modules)
+        kwargs = toys.resolve(payload.get("kwargs", {}), self.helpers, self.device, self.modules)
+        return args, kwargs
 
-        return Prediction(eps, variance)
+    def handle(self, rid: str, op: str, payload: dict[str, Any]) -> Any:
+        """Serve one request; returns the plain value to send back (tensors on the CPU)."""
+        import torch
 
-    def linear_predictor(weight: float):  # a noise estimator: eps = weight * x_t + t / 1000
-        from fundiff.backends.base import Prediction
+        self.off_device = False
+        if op == "call":
+            args, kwargs = self._args(payload)
+            result = self._named(payload["name"])(*args, **kwargs)
+            if payload.get("then") is not None:
+                if not callable(result):
+                    raise TypeError(
+                        f"{payload['name']} should return a function, not a {type(result).__name__}"
+                    )
+                more, more_kw = self._args(payload["then"])
+                result = result(*more, **more_kw)
+            return self.export(result)
+        if op == "build":
+            args, kwargs = self._args(payload)
+            torch.manual_seed(payload.get("seed", 0))
+            module = self._named(payload["name"])(*args, **kwargs)
+            if not isinstance(module, torch.nn.Module):
+                raise TypeError(
+                    f"{payload['name']}(...) should be a torch.nn.Module, not a {type(module).__name__}"
+                )
+            self.modules[rid] = module.to(self.device)
+            return {"handle": rid, "parameters": [list(p.shape) for p in module.parameters()],
+                    "buffers": [list(b.shape) for b in module.buffers()]}  # fmt: skip
+        if op == "load":
+            module = self.modules[payload["handle"]]
+            ours = list(module.parameters()) + list(module.buffers())
+            theirs = payload["tensors"]
+            if [tuple(p.shape) for p in ours] != [tuple(t.shape) for t in theirs]:
+                raise ValueError(
+                    "its parameters differ in shape or order from the write-up's layers"
+                )
+            with torch.no_grad():
+                for p, value in zip(ours, theirs, strict=True):
+                    p.copy_(value.to(p.device, p.dtype))
+            return None
+        if op == "forward":
+            module = self.modules[payload["handle"]]
+            module.train(payload.get("mode", "eval") == "train")
+            args, kwargs = self._args(payload)
+            with torch.no_grad():
+                return self.export(module(*args, **kwargs))
+        raise ValueError(f"unknown request {op!r}")
 
-        return lambda x, t: Prediction(weight * x + t / 1000)
+    def export(self, value: Any) -> Any:
+        """Plain data for ``torch.save``: tensors detached to the CPU (noting any off ``device``)."""
+        import torch
 
+        if isinstance(value, torch.Tensor):
+            if value.device.type != torch.device(self.device).type:
+                self.off_device = True
+            return value.detach().cpu().clone()
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: self.export(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [self.export(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): self.export(v) for k, v in value.items()}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"returned a {type(value).__name__}, which the grader cannot compare")
+
+
+def error_answer(rid: str, err: BaseException, filename: str = "submission.py") -> dict[str, Any]:
+    """The answer for an exception: its type, message and the submission's line it came from."""
+    where = traceback.extract_tb(err.__traceback__)
+    line = next((f.lineno for f in reversed(where) if f.filename == filename), None)
     return {
-        "affine_velocity": affine_velocity,
-        "generator": generator,
-        "prediction": prediction,
-        "linear_predictor": linear_predictor,
+        "id": rid,
+        "ok": False,
+        "error": type(err).__name__,
+        "message": str(err)[:500],
+        "line": line,
     }
 
 
-def _resolve(value: object, helpers: dict[str, object]) -> object:
-    if isinstance(value, dict) and "__helper__" in value:
-        return helpers[value["__helper__"]](*[_resolve(a, helpers) for a in value.get("args", [])])  # type: ignore[operator]
-    if isinstance(value, dict):
-        return {k: _resolve(v, helpers) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_resolve(v, helpers) for v in value]
-    return value
-
-
 def main() -> None:
-    scratch, site, fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    scratch, site, fd, device = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     answers = os.fdopen(fd, "w", buffering=1)
     log = open(os.path.join(scratch, "output.log"), "w", buffering=1)  # noqa: SIM115 (open for the process's life)
     os.dup2(log.fileno(), 1)
@@ -73,34 +156,24 @@ def main() -> None:
         exec(compile(code, "submission.py", "exec"), namespace)
         answers.write(json.dumps({"id": "load", "ok": True}) + "\n")
     except BaseException as err:  # noqa: BLE001 (anything the submission raises is reported)
-        answers.write(
-            json.dumps(
-                {"id": "load", "ok": False, "error": type(err).__name__, "message": str(err)[:500]}
-            )
-            + "\n"
-        )
-    helpers = _helpers()
+        answers.write(json.dumps(error_answer("load", err)) + "\n")
+    session = Session(namespace, device, os.path.join(site, "grading"))
     for line in sys.stdin:
         request = json.loads(line)
         rid = request["id"]
         try:
-            fn = namespace.get(request["name"])
-            if not callable(fn):
-                raise NameError(f"{request['name']} is not defined in the submission")
-            args = _resolve(
-                torch.load(os.path.join(scratch, request["args"]), weights_only=True), helpers
-            )
-            result = fn(*args["args"], **args["kwargs"])  # type: ignore[index]
+            payload = torch.load(os.path.join(scratch, request["args"]), weights_only=True)
+            result = session.handle(rid, request["op"], payload)
             path = f"result_{rid}.pt"
             torch.save(result, os.path.join(scratch, path))
-            answers.write(json.dumps({"id": rid, "ok": True, "result": path}) + "\n")
-        except BaseException as err:  # noqa: BLE001
-            where = traceback.extract_tb(err.__traceback__)
-            line_no = next(
-                (f.lineno for f in reversed(where) if f.filename == "submission.py"), None
+            answers.write(
+                json.dumps(
+                    {"id": rid, "ok": True, "result": path, "off_device": session.off_device}
+                )
+                + "\n"
             )
-            answers.write(json.dumps({"id": rid, "ok": False, "error": type(err).__name__,
-                                      "message": str(err)[:500], "line": line_no}) + "\n")  # fmt: skip
+        except BaseException as err:  # noqa: BLE001
+            answers.write(json.dumps(error_answer(rid, err)) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,26 +16,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
-from fundiff.config import recipe
-from fundiff.train import resolve_device, train
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+from benchmarks.machine import cpu_name  # noqa: E402 (after the path insert)
+from fundiff.config import recipe  # noqa: E402
+from fundiff.train import resolve_device, train  # noqa: E402
 
 
 def main() -> None:
@@ -74,9 +67,7 @@ def main() -> None:
                     if k in ("epochs", "batch_size", "lr", "hidden", "lr_schedule")
                 },
                 "device": device.type,
-                "card": torch.cuda.get_device_name(device)
-                if device.type == "cuda"
-                else _cpu_name(),
+                "card": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
                 "cpu_threads": torch.get_num_threads(),
                 "torch": torch.__version__,
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -13,7 +13,9 @@ half-written. The page uses relative paths and needs no server.
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import json
 import os
 import shutil
 import tempfile
@@ -445,6 +447,10 @@ def run_demo(
             entries += _part_b(tmp, device, step)
             bar.update()
         _models(tmp)
+        # the same figures as data (section, image, caption, command), e.g. for the documentation's gallery
+        (tmp / "entries.json").write_text(
+            json.dumps([dataclasses.asdict(e) for e in entries], indent=1)
+        )
         (tmp / "index.html").write_text(render(entries, backend, time.perf_counter() - start))
         _publish(tmp, out)
     finally:

@@ -9,8 +9,13 @@ Each assignment is written once, as a percent-format script ``solutions/src/NAME
   its source when the notebook is built (so it exists once, in fundiff). Every
   function body (every method body, for a class) goes between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``; signatures and docstrings stay;
-- ``# %% [tests] ID points=N``: a locked, graded cell of checks;
+- ``# %% [tests] ID``: a locked cell of quick checks students can run (not graded);
 - ``# %% [answer] ID points=N``: a written-response markdown cell; its text is the model answer.
+
+After each graded cell (and its quick checks) come its graded test cells: one
+per autograder check of that cell (``autograder/checks``), worth the check's
+points, whose hidden body runs the check (``autograder.notebook.check``), so
+``nbgrader autograde`` and ``fundiff-grade`` give the same points.
 
 ``python solutions/build_course.py`` writes ``solutions/NAME/NAME.ipynb`` and,
 through nbgrader's own ``generate_assignment``, ``course/NAME/NAME.ipynb``.
@@ -33,10 +38,13 @@ import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the autograder, whose checks become the graded test cells
 SOURCES = ROOT / "solutions" / "src"
 ASSIGNMENTS = ("part_a", "part_b")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -115,8 +123,33 @@ def _mark(node: ast.stmt, lines: list[str], out: list[str], start: int) -> int:
     return node.end_lineno
 
 
-def build_notebook(cells: list[Cell]) -> nbformat.NotebookNode:
+def check_cells(assignment: str, graded_id: str, checks: list[dict]) -> list[nbformat.NotebookNode]:
+    """The graded test cells of one graded cell: one per autograder check, its body hidden."""
+    import nbformat  # here, not above: the autograder reads specs (parse_spec) where nbformat is absent
+
+    from autograder.notebook import cell_id
+
+    cells = []
+    for check in (c for c in checks if c["cell"] == graded_id):
+        source = (f"# Graded, {check['points']:g} point{'s' if check['points'] != 1 else ''}: {check['name']}.\n"
+                  "# The check runs when your notebook is graded; the cells above let you test your code first.\n"
+                  f"### BEGIN HIDDEN TESTS\nfrom autograder.notebook import check\n\n"
+                  f"check({assignment!r}, {check['nodeid']!r})\n### END HIDDEN TESTS")  # fmt: skip
+        cell = nbformat.v4.new_code_cell(source)
+        cell.id = cell_id(check["nodeid"])
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": cell.id,
+                                     "points": check["points"], "schema_version": 3, "task": False}  # fmt: skip
+        cells.append(cell)
+    return cells
+
+
+def build_notebook(cells: list[Cell], assignment: str) -> nbformat.NotebookNode:
     """The nbgrader source notebook of a spec's cells."""
+    import nbformat
+
+    from autograder.runner import list_checks
+
+    checks = list_checks(assignment)
     nb = nbformat.v4.new_notebook()
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -135,11 +168,20 @@ def build_notebook(cells: list[Cell]) -> nbformat.NotebookNode:
             cell.metadata["nbgrader"] = _meta(c, grade=False, solution=True)
         elif c.kind == "tests":
             cell = nbformat.v4.new_code_cell("\n".join(c.lines).strip())
-            cell.metadata["nbgrader"] = _meta(c, grade=True, solution=False, locked=True)
+            cell.metadata["nbgrader"] = _meta(c, grade=False, solution=False, locked=True)
         else:
             cell = nbformat.v4.new_code_cell("\n".join(c.lines).strip())
         cell.id = c.grade_id or f"cell-{i:03d}"
         nb.cells.append(cell)
+        if c.kind == "graded" and (i + 1 == len(cells) or cells[i + 1].kind != "tests"):
+            nb.cells.extend(check_cells(assignment, c.grade_id, checks))
+        elif c.kind == "tests" and i and cells[i - 1].kind == "graded":
+            nb.cells.extend(check_cells(assignment, cells[i - 1].grade_id, checks))
+    orphans = {ch["cell"] for ch in checks} - {c.grade_id for c in cells if c.kind == "graded"}
+    if orphans:
+        raise ValueError(
+            f"autograder checks of {assignment} grade cells the notebook lacks: {sorted(orphans)}"
+        )
     nbformat.validate(nb)
     return nb
 
@@ -156,10 +198,12 @@ def _meta(c: Cell, *, grade: bool, solution: bool, locked: bool = False) -> dict
 
 def build(root: Path) -> None:
     """Write solutions/ and course/ under ``root`` (the repository, or a scratch copy)."""
+    import nbformat
+
     with tempfile.TemporaryDirectory() as scratch:
         course_dir = Path(scratch)
         for name in ASSIGNMENTS:
-            nb = build_notebook(parse_spec((SOURCES / f"{name}.py").read_text()))
+            nb = build_notebook(parse_spec((SOURCES / f"{name}.py").read_text()), name)
             target = root / "solutions" / name / f"{name}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)

@@ -143,6 +143,18 @@ class ExportedNetwork(nn.Module):
         return self.net(x, t, c)
 
 
+def load_exported_network(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> ExportedNetwork:
+    """Load a program written by ``export_network``, moved to ``device`` (its constants and device checks too)."""
+    program = torch.export.load(str(path))
+    if torch.device(device).type != "cpu":
+        from torch.export.passes import move_to_device_pass
+
+        program = move_to_device_pass(program, torch.device(device))
+    return ExportedNetwork(program)
+
+
 def export_network(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Save ``model`` (called as ``model(x, t, c)``) as a ``torch.export`` program with a free batch size."""
     batch = torch.export.Dim("batch", min=1, max=65536)
@@ -174,8 +186,7 @@ def load_mnist_backend(
     from fundiff.weights import load_model_file
 
     if weights is None and (assets_dir() / EXPORTED_ASSET).is_file():  # the student build
-        program = torch.export.load(str(asset_path(EXPORTED_ASSET)))
-        return MNISTBackend(ExportedNetwork(program), device)
+        return MNISTBackend(load_exported_network(asset_path(EXPORTED_ASSET), device), device)
     path = Path(weights) if weights is not None else shipped_weights()
     if not path.is_file():
         raise BackendError(

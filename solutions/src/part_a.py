@@ -48,7 +48,9 @@ from fundiff.schedules import strided_timesteps
 from fundiff.viz import save_table
 
 BACKEND = os.environ.get("FUNDIFF_BACKEND", "mnist")  # or "deepfloyd"
-PROMPT_EMBEDS = os.environ.get("FUNDIFF_PROMPT_EMBEDS", "prompt_embeds_dict.pth")  # deepfloyd: `fundiff embed-prompts`
+PROMPT_EMBEDS = os.environ.get(
+    "FUNDIFF_PROMPT_EMBEDS", "prompt_embeds_dict.pth"
+)  # deepfloyd: `fundiff embed-prompts`
 STAGE1 = os.environ.get("FUNDIFF_STAGE1")  # deepfloyd: a local folder of IF stage I; None: the hub
 IMAGE = None  # a photo of your own (e.g. the Campanile) for sections 1.1-1.7; None: see below
 FIGURES = Path("figures_part_a")
@@ -65,7 +67,9 @@ if IMAGE is not None:
 elif BACKEND == "mnist":
     source = shipped_digits()[7:8].to(backend.device)  # an MNIST test 7, in [-1, 1]
 else:  # no photo given: a rough drawing stands in until you set IMAGE
-    source = load_image(draw_sketch(backend.image_shape, FIGURES / "sketch.png"), backend.image_shape).to(backend.device)
+    source = load_image(
+        draw_sketch(backend.image_shape, FIGURES / "sketch.png"), backend.image_shape
+    ).to(backend.device)
 
 
 def noisy_source(generator):
@@ -101,7 +105,7 @@ print(
 # %% [graded] forward
 # ref=fundiff.diffusion.forward.forward
 
-# %% [tests] forward_checks points=2
+# %% [tests] forward_checks
 torch.manual_seed(0)  # the same inputs on every run
 x0 = torch.rand(2, 1, 8, 8) * 2 - 1
 ab = torch.linspace(0.999, 0.001, 1000)
@@ -144,7 +148,7 @@ show(
 # %% [graded] one_step
 # ref=fundiff.diffusion.denoise.estimate_x0
 
-# %% [tests] one_step_checks points=2
+# %% [tests] one_step_checks
 torch.manual_seed(0)  # the same inputs on every run
 ab = torch.linspace(0.999, 0.001, 1000)
 x0, eps = torch.randn(3, 1, 8, 8), torch.randn(3, 1, 8, 8)
@@ -180,7 +184,7 @@ show(
 # %% [graded] iterative
 # ref=fundiff.diffusion.denoise.posterior_mean,fundiff.diffusion.denoise.posterior_log_variance,fundiff.diffusion.denoise.learned_range_log_variance,fundiff.diffusion.denoise.ddpm_step,fundiff.diffusion.denoise.iterative_denoise
 
-# %% [tests] iterative_checks points=3
+# %% [tests] iterative_checks
 torch.manual_seed(0)  # the same inputs on every run
 ab = torch.linspace(0.999, 0.001, 1000)
 x0 = torch.randn(2, 1, 8, 8)
@@ -263,7 +267,7 @@ show("1.5_sample.png", samples[None])
 # %% [graded] cfg
 # ref=fundiff.guidance.classifier_free_guidance,fundiff.diffusion.cfg.guided_prediction,fundiff.diffusion.cfg.guided
 
-# %% [tests] cfg_checks points=3
+# %% [tests] cfg_checks
 torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(2, *backend.image_shape, device=backend.device)
 c = backend.encode(prompts["cfg_prompt"])
@@ -351,6 +355,7 @@ except ImportError:  # no canvas: the upload alone
 upload = widgets.FileUpload(accept="image/*", multiple=False, description="or upload")
 display(widgets.VBox([w for w in (canvas, upload) if w is not None]))
 
+
 # %%
 def my_drawing() -> torch.Tensor:
     """The canvas or the uploaded file, as the backend's image; fundiff's sketch if both are empty."""
@@ -399,7 +404,7 @@ def top_half_inpainted():
     )
 
 
-# %% [tests] inpaint_checks points=2
+# %% [tests] inpaint_checks
 torch.manual_seed(0)  # the same inputs on every run
 mask, out = top_half_inpainted()
 assert torch.allclose(
@@ -432,7 +437,7 @@ sdedit_row(source, prompts["edit_prompt"], "1.7.3_img2img.png")
 # %% [graded] anagram
 # ref=fundiff.diffusion.illusions.anagram
 
-# %% [tests] anagram_checks points=2
+# %% [tests] anagram_checks
 torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(1, *backend.image_shape, device=backend.device)
 c = backend.encode(prompts["anagram"][0])
@@ -470,7 +475,7 @@ show(
 # %% [graded] hybrid
 # ref=fundiff.diffusion.illusions.factorized,fundiff.diffusion.illusions.hybrid
 
-# %% [tests] hybrid_checks points=2
+# %% [tests] hybrid_checks
 torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(1, *backend.image_shape, device=backend.device)
 c = backend.encode(prompts["hybrid"][0])

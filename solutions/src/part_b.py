@@ -49,9 +49,17 @@ def show(path):
 def fit(config, model_fn, loss_fn):
     """Train ``config`` with your model and loss in RUNS/KIND (resuming a run left there); show its loss."""
     run = RUNS / config.kind
-    result = train(config, run, device=DEVICE, model_fn=model_fn, loss_fn=loss_fn,
-                   resume=(run / "checkpoint.safetensors").exists())
-    save_loss_curve(FIGURES / f"{config.kind}_loss.png", result.losses, title=f"{config.kind}: training loss")
+    result = train(
+        config,
+        run,
+        device=DEVICE,
+        model_fn=model_fn,
+        loss_fn=loss_fn,
+        resume=(run / "checkpoint.safetensors").exists(),
+    )
+    save_loss_curve(
+        FIGURES / f"{config.kind}_loss.png", result.losses, title=f"{config.kind}: training loss"
+    )
     show(FIGURES / f"{config.kind}_loss.png")
 
 
@@ -77,11 +85,17 @@ print("device:", DEVICE, "| FAST:", FAST)
 # - `Flatten`: 7x7 average pool then GELU: (B, C, 7, 7) → (B, C, 1, 1).
 # - `Unflatten`: transposed 7x7, stride 7: (B, C, 1, 1) → (B, C, 7, 7).
 # - `ConvBlock` = two `Conv`; `DownBlock` = `DownConv` + `ConvBlock`; `UpBlock` = `UpConv` + `ConvBlock`.
+#
+# How these are graded: the grader builds your module and fundiff's with the same
+# arguments, copies fundiff's weights into yours in the order the layers are
+# created, and compares outputs. So create each module's layers in the order
+# this notebook lists them (convolution, BatchNorm, GELU; the UNet's blocks from
+# input to output, then its conditioning blocks).
 
 # %% [graded] blocks
 # ref=fundiff.models.blocks.Conv,fundiff.models.blocks.DownConv,fundiff.models.blocks.UpConv,fundiff.models.blocks.Flatten,fundiff.models.blocks.Unflatten,fundiff.models.blocks.ConvBlock,fundiff.models.blocks.DownBlock,fundiff.models.blocks.UpBlock
 
-# %% [tests] blocks_shapes points=2
+# %% [tests] blocks_shapes
 torch.manual_seed(0)  # the same inputs on every run
 x = torch.randn(2, 3, 28, 28)
 assert Conv(3, 8)(x).shape == (2, 8, 28, 28)
@@ -110,7 +124,7 @@ from fundiff.models.blocks import as_feature_map  # a helper, not graded
 # %% [graded] unet
 # ref=fundiff.models.unet.UNetTrunk,fundiff.models.unet._modulate,fundiff.models.unet.UnconditionalUNet
 
-# %% [tests] unet_shapes points=2
+# %% [tests] unet_shapes
 torch.manual_seed(0)  # the same inputs on every run
 net = UnconditionalUNet(hidden=8)
 assert net(torch.randn(3, 1, 28, 28)).shape == (3, 1, 28, 28)
@@ -125,7 +139,7 @@ assert sum(p.numel() for p in UnconditionalUNet(hidden=128).parameters()) > 5_00
 # %% [graded] noising
 # ref=fundiff.denoiser.add_noise
 
-# %% [tests] noising_checks points=1
+# %% [tests] noising_checks
 torch.manual_seed(0)  # the same inputs on every run
 x = torch.rand(4, 1, 28, 28)
 assert torch.equal(add_noise(x, 0.0, torch.Generator().manual_seed(0)), x)
@@ -251,7 +265,7 @@ from fundiff.models.unet import _time_column  # a helper, not graded
 # %% [graded] time_unet
 # ref=fundiff.models.blocks.FCBlock,fundiff.models.unet.TimeConditionalUNet
 
-# %% [tests] time_unet_shapes points=1
+# %% [tests] time_unet_shapes
 torch.manual_seed(0)  # the same inputs on every run
 net = TimeConditionalUNet(hidden=8)
 assert net(torch.randn(3, 1, 28, 28), torch.rand(3)).shape == (3, 1, 28, 28)
@@ -270,7 +284,7 @@ assert net(torch.randn(3, 1, 28, 28), torch.tensor(0.5)).shape == (3, 1, 28, 28)
 # %% [graded] flow_loss
 # ref=fundiff.flow.interpolate,fundiff.flow.target_velocity,fundiff.flow.flow_matching_loss
 
-# %% [tests] flow_loss_checks points=2
+# %% [tests] flow_loss_checks
 torch.manual_seed(0)  # the same inputs on every run
 x0, x1, t = torch.randn(4, 1, 28, 28), torch.rand(4, 1, 28, 28), torch.rand(4)
 assert torch.allclose(interpolate(x0, x1, torch.zeros(4)), x0)
@@ -298,7 +312,7 @@ fit(config, lambda c: TimeConditionalUNet(hidden=c.hidden), flow_time_batch_loss
 # %% [graded] euler
 # ref=fundiff.sampling.euler_integrate,fundiff.sampling.sample_time_conditional
 
-# %% [tests] euler_checks points=1
+# %% [tests] euler_checks
 torch.manual_seed(0)  # the same inputs on every run
 x0 = torch.randn(2, 1, 28, 28)
 target = torch.rand(2, 1, 28, 28)
@@ -328,7 +342,7 @@ show(FIGURES / "flow_time_samples.png")
 # %% [graded] class_unet
 # ref=fundiff.models.unet.ClassConditionalUNet,fundiff.flow.one_hot_with_dropout
 
-# %% [tests] class_unet_checks points=1
+# %% [tests] class_unet_checks
 torch.manual_seed(0)  # the same inputs on every run
 net = ClassConditionalUNet(hidden=8)
 c = F.one_hot(torch.tensor([1, 7]), 10).float()
@@ -345,7 +359,11 @@ def flow_class_batch_loss(model, config, x, labels, generator):
 
 
 config = recipe("flow-class", **SMALL)
-fit(config, lambda c: ClassConditionalUNet(hidden=c.hidden, num_classes=c.num_classes), flow_class_batch_loss)
+fit(
+    config,
+    lambda c: ClassConditionalUNet(hidden=c.hidden, num_classes=c.num_classes),
+    flow_class_batch_loss,
+)
 
 # %% [markdown]
 # ## 2.5 Sampling with classifier-free guidance
@@ -357,7 +375,7 @@ fit(config, lambda c: ClassConditionalUNet(hidden=c.hidden, num_classes=c.num_cl
 # %% [graded] cfg
 # ref=fundiff.guidance.classifier_free_guidance,fundiff.sampling.class_velocity,fundiff.sampling.sample_class_conditional
 
-# %% [tests] cfg_checks points=2
+# %% [tests] cfg_checks
 torch.manual_seed(0)  # the same inputs on every run
 a, b = torch.randn(3, 4), torch.randn(3, 4)
 assert torch.allclose(classifier_free_guidance(a, b, 1.0), a)

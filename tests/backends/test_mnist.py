@@ -80,3 +80,36 @@ def test_missing_or_wrong_weights_say_what_to_do(tmp_path: Path) -> None:
     )
     with pytest.raises(BackendError, match="not a diffusion-class"):
         load_mnist_backend(tmp_path / "flow.safetensors")
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)],
+)
+def test_the_exported_network_computes_what_the_model_does_on_each_device(
+    tmp_path: Path, device: str
+) -> None:
+    """The student build ships the backend as a torch.export program; it must run where the student's tensors are."""
+    from fundiff.backends.mnist import export_network, load_exported_network
+
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    model = load_mnist_backend().model
+    export_network(model, tmp_path / "net.pt2")
+    exported = load_exported_network(tmp_path / "net.pt2", device)
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(3, 1, 28, 28, generator=g), torch.rand(3, generator=g)
+    c = torch.nn.functional.one_hot(torch.tensor([1, 4, 9]), 10).float()
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = (
+        False  # full float32 convolutions on both sides, so 1e-4 is fair
+    )
+    try:
+        with torch.no_grad():
+            want = model.to(device)(x.to(device), t.to(device), c.to(device))
+            got = exported(x.to(device), t.to(device), c.to(device))
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
+        model.cpu()
+    assert got.device.type == device
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)

@@ -1,0 +1,134 @@
+"""The grader's other ways in: ``nbgrader autograde`` gives the points fundiff-grade gives, the Gradescope
+zip grades a submission where Gradescope would, and bad command lines get one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.autograder.corpus import WRONG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    # nbgrader runs alembic from PATH: the one beside this Python
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def _grade(path: Path, out: Path) -> dict:
+    subprocess.run([sys.executable, "-m", "autograder.cli", str(path), "--out", str(out)], check=True,
+                   capture_output=True, cwd=ROOT)  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def _with_bug(solution: Path, name: str, dest: Path) -> Path:
+    """The solution notebook with the corpus case ``name``'s edits made to its cells."""
+    nb = nbformat.read(solution, as_version=4)
+    for old, new in WRONG[name].edits:
+        hits = [c for c in nb.cells if old in c.source]
+        assert len(hits) == 1
+        hits[0].source = hits[0].source.replace(old, new)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return dest
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_gives_the_points_fundiff_grade_gives(mnist_dir: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from nbgrader.api import Gradebook
+
+    from autograder.notebook import cell_id
+
+    monkeypatch.setenv("FUNDIFF_FAST", "1")
+    monkeypatch.setenv("FUNDIFF_DATA", str(mnist_dir))
+    course, name = tmp_path / "course", "part_b"
+    source = ROOT / "solutions" / name / f"{name}.ipynb"
+    (course / "source" / name).mkdir(parents=True)
+    shutil.copy(source, course / "source" / name)
+    db = f"sqlite:///{course}/gradebook.db"
+    flags = [
+        f"--CourseDirectory.root={course}",
+        f"--CourseDirectory.db_url={db}",
+        "--log-level=ERROR",
+    ]
+    students = {
+        "right": course / "submitted" / "right" / name / f"{name}.ipynb",
+        "wrong": _with_bug(
+            source, "b_cfg_swapped", course / "submitted" / "wrong" / name / f"{name}.ipynb"
+        ),
+    }
+    students["right"].parent.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / name / f"{name}.ipynb", students["right"])
+    for command in (
+        ["generate_assignment", name, "--force"],
+        ["autograde", name, "--create", "--force"],
+    ):
+        subprocess.run([sys.executable, "-m", "nbgrader", *command, *flags], check=True, cwd=course, env=_env(),
+                       capture_output=True, timeout=1200)  # fmt: skip
+    with Gradebook(db) as gradebook:
+        for student, path in students.items():
+            nb = gradebook.find_submission_notebook(name, name, student)
+            by_cell = {g.name: g.score for g in nb.grades if g.name.startswith("check-")}
+            result = _grade(path, tmp_path / f"{student}.json")
+            by_check = {cell_id(t["nodeid"]): t["score"] for t in result["tests"]}
+            assert by_cell == by_check, student
+            assert (sum(by_cell.values()) == sum(t["max_score"] for t in result["tests"])) == (
+                student == "right"
+            )
+
+
+def test_the_gradescope_zip_grades_a_submission_as_gradescope_would(tmp_path: Path) -> None:
+    from autograder.gradescope import main
+
+    assert main([str(tmp_path / "autograder.zip")]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
+        assert {"setup.sh", "run_autograder"} <= set(z.namelist())
+        assert z.getinfo("run_autograder").external_attr >> 16 & 0o111
+        z.extractall(root)
+    (root / "run_autograder").chmod(0o755)
+    (root / "submission").mkdir()
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    subprocess.run(
+        [str(root / "run_autograder")], check=True, env=env, capture_output=True, timeout=600
+    )
+    missing = json.loads((root / "results" / "results.json").read_text())
+    assert (
+        missing["score"] == 0 and "no such file" in missing["output"]
+    )  # nothing handed in: still a results file
+    shutil.copy(
+        ROOT / "solutions" / "part_a" / "part_a.ipynb", root / "submission" / "part_a.ipynb"
+    )
+    subprocess.run(
+        [str(root / "run_autograder")], check=True, env=env, capture_output=True, timeout=600
+    )
+    result = json.loads((root / "results" / "results.json").read_text())
+    assert result["tests"] and result["score"] == sum(t["max_score"] for t in result["tests"])
+    assert {"name", "score", "max_score", "output", "visibility"} <= set(result["tests"][0])
+    assert "execution_time" in result
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["nowhere.ipynb"], "no such file or folder"),
+    (["solutions", "--jobs", "0"], "--jobs 0"),
+])  # fmt: skip
+def test_bad_command_lines_get_one_line_and_exit_2(
+    tmp_path: Path, argv: list[str], says: str
+) -> None:
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", *argv, "--out", str(tmp_path / "r.json")],
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 2
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
