@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``fundiff-grade``: returns the exit status (2 for a bad command line)."""
     args = _parser().parse_args(argv)
 
     def bad(message: str) -> int:

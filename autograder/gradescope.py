@@ -80,6 +80,7 @@ def build_zip(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``fundiff-gradescope``: returns the exit status (2 for a bad path)."""
     p = argparse.ArgumentParser(
         prog="fundiff-gradescope", description=(__doc__ or "").splitlines()[0].split(": ")[1]
     )

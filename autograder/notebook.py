@@ -41,18 +41,22 @@ class Local:
     def call(
         self, name: str, *args: Any, then: tuple[Any, ...] | None = None, **kwargs: Any
     ) -> Outcome:
+        """Call the notebook's ``name``, as ``Sandbox.call`` does."""
         then_payload = None if then is None else {"args": list(then), "kwargs": {}}
         return self._request(
             "call", {"name": name, "args": list(args), "kwargs": kwargs, "then": then_payload}
         )
 
     def build(self, name: str, *args: Any, seed: int = 0) -> Outcome:
+        """Construct the notebook's module class ``name``, as ``Sandbox.build`` does."""
         return self._request("build", {"name": name, "args": list(args), "seed": seed})
 
     def load(self, handle: str, tensors: list[Any], key: str) -> Outcome:  # noqa: ARG002 (the Sandbox's signature)
+        """Copy tensors into a built module, as ``Sandbox.load`` does."""
         return self._request("load", {"handle": handle, "tensors": tensors})
 
     def forward(self, handle: str, *args: Any, mode: str = "eval", key: str) -> Outcome:  # noqa: ARG002
+        """Run a built module, as ``Sandbox.forward`` does."""
         return self._request("forward", {"handle": handle, "args": list(args), "mode": mode})
 
 

@@ -110,7 +110,7 @@ def grade(submission: Path, *, assignment: str | None = None, timeout: float = 2
     start = time.perf_counter()
     code = graded_code(submission)
     assignment = assignment or detect_assignment(code)
-    head = preamble()
+    head = preamble(code)
     with Sandbox(head + code, student_site(), hide=(ROOT, submission.resolve().parent), line_offset=head.count("\n"),
                  timeout=timeout, device=device, threads=threads) as sandbox:  # fmt: skip
         tests = run_checks(sandbox, assignment)

@@ -54,6 +54,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the call returned a value."""
         return self.error is None
 
 

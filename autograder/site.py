@@ -58,12 +58,12 @@ def _grading_assets(folder: Path) -> None:
 
 
 @functools.cache
-def preamble() -> str:
-    """The imports the notebooks' own cells make before the graded cells, for a submission to run on."""
-    lines = ["from __future__ import annotations"]
+def _notebook_imports() -> tuple[ast.stmt, ...]:
+    """Every import the notebooks' own (ungraded) code cells make, in order, once each."""
     sys.path.insert(0, str(SOLUTIONS))
     from build_course import ASSIGNMENTS, parse_spec
 
+    found: dict[str, ast.stmt] = {}
     for name in ASSIGNMENTS:
         for cell in parse_spec((SOLUTIONS / "src" / f"{name}.py").read_text()):
             if cell.kind != "code":
@@ -77,8 +77,24 @@ def preamble() -> str:
                     isinstance(node, (ast.Import, ast.ImportFrom))
                     and getattr(node, "module", None) != "__future__"
                 ):
-                    # each guarded: a display-only import (IPython) may be absent where grading runs
-                    text = f"try:\n    {ast.unparse(node)}\nexcept ImportError:\n    pass"
-                    if text not in lines:
-                        lines.append(text)
+                    found.setdefault(ast.unparse(node), node)
+    return tuple(found.values())
+
+
+def preamble(code: str) -> str:
+    """The notebooks' imports that ``code`` (a submission's graded code) uses, for it to run on.
+
+    Only the imports of names the code mentions are kept: each costs the worker
+    time to start (matplotlib, widgets), and most graded code needs few of them.
+    """
+    try:
+        used = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        used = set()
+    lines = ["from __future__ import annotations"]
+    for node in _notebook_imports():
+        bound = {(a.asname or a.name).split(".")[0] for a in node.names}  # type: ignore[attr-defined]
+        if bound & used:
+            # each guarded: a display-only import (IPython) may be absent where grading runs
+            lines.append(f"try:\n    {ast.unparse(node)}\nexcept ImportError:\n    pass")
     return "\n".join(lines) + "\n"

@@ -68,6 +68,7 @@ class ToyBackend:
                             torch.sin(codes).mean()])[None]  # fmt: skip
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor):
+        """The noise estimate for ``x_t`` (B, C, H, W) under ``cond`` (1 or B, 4)."""
         from fundiff.backends.base import Prediction
 
         b = x_t.shape[0]
@@ -92,6 +93,7 @@ class ToyTimeModel(nn.Module):
         self.weight, self.bias = weight, bias
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """u(x, t) for x (B, 1, 28, 28) and t a scalar, (B,) or (B, 1)."""
         t = torch.as_tensor(t, device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
         return self.weight * x + t * self.bias.to(x.device)
 
@@ -111,6 +113,7 @@ class ToyClassModel(nn.Module):
         self.register_buffer("classes", torch.randn(10, 28 * 28, generator=g) * 0.5)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """u(x, t, c) for x (B, 1, 28, 28), t (B,) and class vectors c (B, 10)."""
         t = t.reshape(-1, 1, 1, 1).to(x.dtype)
         return self.weight * x + t * self.bias + (c.to(x.dtype) @ self.classes).view_as(x)
 
@@ -124,6 +127,7 @@ class ToyDenoiser(nn.Module):
         self.bias = nn.Parameter(torch.tensor(bias))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """w z + b, the shape of z."""
         return self.weight * z + self.bias
 
 

@@ -10,6 +10,7 @@ result saved with ``torch.save`` to a file named in the answer, or the error's
 type and message. ``Session`` also serves the notebooks' own checks in-process.
 
 Requests (``op``):
+
 - ``call``: ``name(*args, **kwargs)``; with ``then``, the returned function is
   called again with those arguments (a predictor or velocity a function builds).
 - ``build``: ``torch.manual_seed(seed)``, then the class ``name(*args)``; kept
@@ -140,6 +141,7 @@ def error_answer(rid: str, err: BaseException, filename: str = "submission.py") 
 
 
 def main() -> None:
+    """Run the submission, then serve requests until stdin closes (see the module docstring)."""
     scratch, site, fd, device = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     answers = os.fdopen(fd, "w", buffering=1)
     log = open(os.path.join(scratch, "output.log"), "w", buffering=1)  # noqa: SIM115 (open for the process's life)

@@ -28,10 +28,12 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage dump) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line and exit with status 2."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -42,6 +44,7 @@ def positive_int(text: str) -> int:
 
 
 def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
     try:
         value = float(text)
     except ValueError:
@@ -52,6 +55,7 @@ def finite_float(text: str) -> float:
 
 
 def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
     value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
@@ -59,6 +63,7 @@ def positive_float(text: str) -> float:
 
 
 def digit(text: str) -> int:
+    """argparse type: a digit 0-9."""
     try:
         value = int(text)
     except ValueError:
@@ -69,6 +74,7 @@ def digit(text: str) -> int:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
+    """Add the options every subcommand takes (--device, --seed, ...) to ``p``."""
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
     )

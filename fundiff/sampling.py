@@ -82,7 +82,7 @@ def sample_time_conditional(
     image_shape: Sequence[int] = (1, 28, 28),
     progress: bool = False,
 ) -> torch.Tensor:
-    """Draw ``num`` images from a time-conditioned flow UNet, shape (num, *image_shape)."""
+    """Draw ``num`` images from a time-conditioned flow UNet, shape ``(num, *image_shape)``."""
     x0 = torch.randn((num, *image_shape), generator=generator, device=device)
     return euler_integrate(lambda x, t: model(x, t), x0, steps, progress=progress)
 

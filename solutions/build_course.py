@@ -9,7 +9,8 @@ Each assignment is written once, as a percent-format script ``solutions/src/NAME
   its source when the notebook is built (so it exists once, in fundiff). Every
   function body (every method body, for a class) goes between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``; signatures and docstrings stay;
-- ``# %% [tests] ID``: a locked cell of quick checks students can run (not graded);
+- ``# %% [tests] ID``: a locked cell of quick checks students can run (a grade cell of 0 points,
+  so ``nbgrader validate`` reports it);
 - ``# %% [answer] ID points=N``: a written-response markdown cell; its text is the model answer.
 
 After each graded cell (and its quick checks) come its graded test cells: one
@@ -168,7 +169,8 @@ def build_notebook(cells: list[Cell], assignment: str) -> nbformat.NotebookNode:
             cell.metadata["nbgrader"] = _meta(c, grade=False, solution=True)
         elif c.kind == "tests":
             cell = nbformat.v4.new_code_cell("\n".join(c.lines).strip())
-            cell.metadata["nbgrader"] = _meta(c, grade=False, solution=False, locked=True)
+            # graded at 0 points: nbgrader validate reports it failing, the score comes from the checks below
+            cell.metadata["nbgrader"] = _meta(c, grade=True, solution=False, locked=True)
         else:
             cell = nbformat.v4.new_code_cell("\n".join(c.lines).strip())
         cell.id = c.grade_id or f"cell-{i:03d}"

@@ -39,7 +39,13 @@ def lab(tmp_path: Path, mnist_dir: Path):
     root = tmp_path / "student"
     shutil.copytree(ROOT / "course", root)
     port = _free_port()
-    env = {**os.environ, "FUNDIFF_DATA": str(mnist_dir), "FUNDIFF_FAST": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+    # every cell rendered, not only those in view (the tests look cells up by their text)
+    tracker = (
+        tmp_path / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    )
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "FUNDIFF_DATA": str(mnist_dir), "FUNDIFF_FAST": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
     log = (tmp_path / "lab.log").open("w")
     server = subprocess.Popen(

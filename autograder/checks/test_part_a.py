@@ -22,6 +22,7 @@ from fundiff.schedules import cosine_alphas_cumprod, strided_timesteps
 
 ABAR = cosine_alphas_cumprod(1000)
 TIMESTEPS = strided_timesteps()
+COARSE = strided_timesteps(stride=90)  # 990, 900, ..., 0
 shapes = st.tuples(st.integers(1, 3), st.sampled_from([1, 3]), st.sampled_from([8, 28]))
 seeds = st.integers(0, 2**16)
 DDPM_HINT = (
@@ -168,8 +169,10 @@ def test_sample_draws_digits_with_the_shipped_model(student, device) -> None:
     """sample: with the shipped MNIST model and guidance, it draws the digits asked for"""
     from fundiff.metrics import shipped_classifier
 
-    labels = list(range(10))
-    got = value_of(student.call("sample", Helper("guided_digits", (labels, 5.0)), (10, 1, 28, 28), TIMESTEPS,
+    labels = list(
+        range(10)
+    )  # every 90th timestep (12 steps): the shipped model draws clear digits with as few
+    got = value_of(student.call("sample", Helper("guided_digits", (labels, 5.0)), (10, 1, 28, 28), COARSE,
                                 ABAR, "fixed_small", Helper("generator", (0,)), device=str(device)), "sample")  # fmt: skip
     if tuple(got.shape) != (10, 1, 28, 28) or not torch.isfinite(got).all():
         expect_close(got, torch.zeros(10, 1, 28, 28), "your samples of the digits 0-9")

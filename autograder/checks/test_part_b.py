@@ -314,12 +314,13 @@ def test_sampler_draws_digits_with_the_shipped_model(student, device) -> None:
     """sample_class_conditional: with the shipped UNet, it draws the digits asked for"""
     from fundiff.metrics import shipped_classifier
 
-    labels = torch.arange(10, device=device).repeat(2)
-    got = value_of(student.call("sample_class_conditional", Helper("shipped_flow_class"), labels, 20, 5.0,
+    # 10 Euler steps: the shipped model draws clear digits with as few
+    labels = torch.arange(10, device=device)
+    got = value_of(student.call("sample_class_conditional", Helper("shipped_flow_class"), labels, 10, 5.0,
                                 Helper("generator", (0,))), "sample_class_conditional")  # fmt: skip
-    if tuple(got.shape) != (20, 1, 28, 28) or not torch.isfinite(got).all():
-        expect_close(got, torch.zeros(20, 1, 28, 28), "your 20 samples of the digits 0-9")
+    if tuple(got.shape) != (10, 1, 28, 28) or not torch.isfinite(got).all():
+        expect_close(got, torch.zeros(10, 1, 28, 28), "your samples of the digits 0-9")
     read = shipped_classifier(device)(got.to(device).clamp(0, 1)).argmax(1)
     right = int((read == labels).sum())
-    assert right >= 18, (f"the shipped classifier reads {right} of the 20 digits your sampler drew with the shipped "
-                         "UNet as the digit asked for (at least 18 needed)")  # fmt: skip
+    assert right >= 8, (f"the shipped classifier reads {right} of the 10 digits your sampler drew with the shipped "
+                         "UNet as the digit asked for (at least 8 needed)")  # fmt: skip

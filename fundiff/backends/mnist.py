@@ -136,6 +136,7 @@ class ExportedNetwork(nn.Module):
         self.num_classes = num_classes
 
     def train(self, mode: bool = True) -> ExportedNetwork:  # noqa: ARG002 (fixed in eval mode)
+        """Nothing to switch: the program is fixed in eval mode."""
         return self
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

@@ -1,12 +1,12 @@
 """Part A, 1.2-1.5: classical, one-step and iterative denoising, and sampling.
 
-One-step denoising inverts the forward process with the model's noise estimate:
+One-step denoising inverts the forward process with the model's noise estimate::
 
     x0_hat = (x_t - sqrt(1 - abar_t) * eps_hat) / sqrt(abar_t)
 
 Iterative denoising walks a strided list of timesteps t > t' (990, 960, ..., 0)
 with the DDPM posterior q(x_t' | x_t, x0_hat) (Ho et al., 2020, eqs. 6-7,
-written for a stride), where alpha_t = abar_t / abar_t' and beta_t = 1 - alpha_t:
+written for a stride), where alpha_t = abar_t / abar_t' and beta_t = 1 - alpha_t::
 
     mean = sqrt(abar_t') beta_t / (1 - abar_t) * x0_hat
          + sqrt(alpha_t) (1 - abar_t') / (1 - abar_t) * x_t
@@ -15,7 +15,7 @@ written for a stride), where alpha_t = abar_t / abar_t' and beta_t = 1 - alpha_t
 The variance sigma_t^2 is the posterior's, beta_tilde = (1 - abar_t') / (1 - abar_t) * beta_t,
 for "fixed_small" backends; for "learned_range" backends (DeepFloyd IF) the
 model's extra channels v in [-1, 1] interpolate the log-variance between
-beta_tilde and beta_t (Nichol & Dhariwal, 2021, eq. 15):
+beta_tilde and beta_t (Nichol & Dhariwal, 2021, eq. 15)::
 
     log sigma_t^2 = (v + 1) / 2 * log beta_t + (1 - v) / 2 * log beta_tilde
 """
