@@ -16,7 +16,14 @@ from fundiff.atomic import write_json
 
 
 def summary(result: dict[str, Any]) -> str:
-    """A readable account of a result: the score, then one line per check."""
+    """A readable account of a result: the score, then one line per check.
+
+    Args:
+        result: a results dict as ``autograder.runner.grade`` returns it.
+
+    Returns:
+        The account, lines joined by newlines.
+    """
     total = sum(t["max_score"] for t in result["tests"])
     lines = [
         f"score {result['score']:g} / {total:g}  ({result['output']}; {result['execution_time']:.1f} s)"
@@ -27,12 +34,29 @@ def summary(result: dict[str, Any]) -> str:
 
 
 def failed_result(message: str) -> dict[str, Any]:
-    """The results file of a submission that could not be graded at all."""
+    """The results file of a submission that could not be graded at all.
+
+    Args:
+        message: why it could not be graded, shown to the student.
+
+    Returns:
+        A results dict with score 0 and no checks.
+    """
     return {"score": 0.0, "execution_time": 0.0, "tests": [], "output": message}
 
 
 def grade_one(path: Path, out: Path, options: dict[str, Any]) -> str:
-    """Grade ``path`` and write its results to ``out`` whatever happens; returns the summary."""
+    """Grade ``path`` and write its results to ``out`` whatever happens; returns the summary.
+
+    Args:
+        path: the submission, a notebook (.ipynb) or a .py module.
+        out: the results file to write (JSON).
+        options: keyword arguments of ``autograder.runner.grade`` (assignment, timeout,
+            device, threads).
+
+    Returns:
+        The submission's file name and ``summary`` of its result.
+    """
     from autograder.runner import grade
     from autograder.submission import SubmissionError
 
@@ -74,7 +98,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``fundiff-grade``: returns the exit status (2 for a bad command line)."""
+    """``fundiff-grade``: returns the exit status (2 for a bad command line).
+
+    Args:
+        argv: the command-line arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 once every submission is graded, 2 for a bad command line.
+    """
     args = _parser().parse_args(argv)
 
     def bad(message: str) -> int:

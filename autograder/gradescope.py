@@ -62,7 +62,14 @@ def _executable(z: zipfile.ZipFile, name: str, text: str) -> None:
 
 
 def build_zip(out: Path) -> Path:
-    """Write the autograder zip to ``out`` (atomically) and return it."""
+    """Write the autograder zip to ``out`` (atomically) and return it.
+
+    Args:
+        out: the zip file to write; its folder is created.
+
+    Returns:
+        ``out``.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.name + ".", dir=out.parent)
     os.close(fd)
@@ -80,7 +87,14 @@ def build_zip(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``fundiff-gradescope``: returns the exit status (2 for a bad path)."""
+    """``fundiff-gradescope``: returns the exit status (2 for a bad path).
+
+    Args:
+        argv: the command-line arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 once the zip is written, 2 for a path that does not end in .zip.
+    """
     p = argparse.ArgumentParser(
         prog="fundiff-gradescope", description=(__doc__ or "").splitlines()[0].split(": ")[1]
     )

@@ -18,7 +18,15 @@ from autograder.worker import Session
 
 
 def cell_id(nodeid: str) -> str:
-    """The nbgrader cell id of the graded test cell that runs the check ``nodeid``."""
+    """The nbgrader cell id of the graded test cell that runs the check ``nodeid``.
+
+    Args:
+        nodeid: the check's test name, with its parameters if any.
+
+    Returns:
+        ``check-`` and the name without ``test_``, other characters than letters, digits,
+        ``_`` and ``-`` replaced by ``-``, at most 64 characters.
+    """
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"check-{nodeid.removeprefix('test_')}")[:64]
 
 
@@ -41,22 +49,61 @@ class Local:
     def call(
         self, name: str, *args: Any, then: tuple[Any, ...] | None = None, **kwargs: Any
     ) -> Outcome:
-        """Call the notebook's ``name``, as ``Sandbox.call`` does."""
+        """Call the notebook's ``name``, as ``Sandbox.call`` does.
+
+        Args:
+            name: the function defined in the notebook.
+            *args: its positional arguments: tensors, numbers and ``Helper`` arguments.
+            then: arguments for calling what ``name`` returns (a predictor it builds).
+            **kwargs: its keyword arguments.
+
+        Returns:
+            The outcome: the value as plain data (tensors on the CPU), or the error raised.
+        """
         then_payload = None if then is None else {"args": list(then), "kwargs": {}}
         return self._request(
             "call", {"name": name, "args": list(args), "kwargs": kwargs, "then": then_payload}
         )
 
     def build(self, name: str, *args: Any, seed: int = 0) -> Outcome:
-        """Construct the notebook's module class ``name``, as ``Sandbox.build`` does."""
+        """Construct the notebook's module class ``name``, as ``Sandbox.build`` does.
+
+        Args:
+            name: the ``nn.Module`` class defined in the notebook.
+            *args: its constructor's arguments.
+            seed: seeds torch before construction.
+
+        Returns:
+            The outcome; its value is ``{"handle", "parameters", "buffers"}`` (shapes in
+            creation order).
+        """
         return self._request("build", {"name": name, "args": list(args), "seed": seed})
 
     def load(self, handle: str, tensors: list[Any], key: str) -> Outcome:  # noqa: ARG002 (the Sandbox's signature)
-        """Copy tensors into a built module, as ``Sandbox.load`` does."""
+        """Copy tensors into a built module, as ``Sandbox.load`` does.
+
+        Args:
+            handle: the module's handle, from ``build``.
+            tensors: one tensor per parameter, then per buffer, in order, of their shapes.
+            key: unused here (``Sandbox.load`` takes it).
+
+        Returns:
+            The outcome; no value.
+        """
         return self._request("load", {"handle": handle, "tensors": tensors})
 
     def forward(self, handle: str, *args: Any, mode: str = "eval", key: str) -> Outcome:  # noqa: ARG002
-        """Run a built module, as ``Sandbox.forward`` does."""
+        """Run a built module, as ``Sandbox.forward`` does.
+
+        Args:
+            handle: the module's handle, from ``build``.
+            *args: its inputs, e.g. x (B, 1, 28, 28), t (B,) and c (B, 10).
+            mode: "train" or "eval".
+            key: unused here (``Sandbox.forward`` takes it).
+
+        Returns:
+            The outcome; its value is the module's output, on the CPU.
+        """
         return self._request("forward", {"handle": handle, "args": list(args), "mode": mode})
 
 

@@ -15,6 +15,9 @@ from autograder.submission import graded_code
 CHECKS = Path(__file__).with_name("checks")
 ASSIGNMENTS = {"part_a": "test_part_a.py", "part_b": "test_part_b.py"}
 _CURRENT: list[Any] = []
+# pytest without the plugins other packages install (each costs start-up time; some reorder tests)
+PYTEST_ARGS = ["-p", "no:cacheprovider", "--rootdir", str(CHECKS), "-o", "addopts=", "-p", "no:terminal",
+               "--disable-plugin-autoload", "-p", "hypothesispytest"]  # fmt: skip
 
 
 def current_student() -> Any:
@@ -23,12 +26,26 @@ def current_student() -> Any:
 
 
 def detect_assignment(code: str) -> str:
-    """part_a or part_b, from the graded names the code defines."""
+    """part_a or part_b, from the graded names the code defines.
+
+    Args:
+        code: the submission's graded code.
+
+    Returns:
+        "part_b" if it defines ``flow_matching_loss`` or ``Conv``, else "part_a".
+    """
     return "part_b" if "def flow_matching_loss" in code or "class Conv(" in code else "part_a"
 
 
 def check_name(item: pytest.Item) -> str:
-    """What the student reads: the first line of the check's docstring, with its parameters filled in."""
+    """What the student reads: the first line of the check's docstring, parameters filled in.
+
+    Args:
+        item: the collected check.
+
+    Returns:
+        The name; without a docstring, the test's name without ``test_``.
+    """
     doc = (getattr(item, "obj", None).__doc__ or "").strip()  # type: ignore[union-attr]
     if not doc:
         return item.name.removeprefix("test_").replace("_", " ")
@@ -78,23 +95,46 @@ class _Lister:
 
 
 def list_checks(assignment: str) -> list[dict[str, Any]]:
-    """The checks of ``assignment``, in order: nodeid, name, graded cell and points of each."""
+    """The checks of ``assignment``, in order: nodeid, name, graded cell and points of each.
+
+    Args:
+        assignment: "part_a" or "part_b".
+
+    Returns:
+        One dict per check with keys nodeid, name, cell and points.
+
+    Raises:
+        RuntimeError: no checks were collected.
+    """
     lister = _Lister()
-    pytest.main([str(CHECKS / ASSIGNMENTS[assignment]), "--collect-only", "-p", "no:cacheprovider",
-                 "--rootdir", str(CHECKS), "-o", "addopts=", "-p", "no:terminal"], plugins=[lister])  # fmt: skip
+    pytest.main(
+        [str(CHECKS / ASSIGNMENTS[assignment]), "--collect-only", *PYTEST_ARGS], plugins=[lister]
+    )
     if not lister.checks:
         raise RuntimeError(f"no checks collected for {assignment}; the grader is broken")
     return lister.checks
 
 
 def run_checks(student: Any, assignment: str, select: str | None = None) -> list[dict[str, Any]]:
-    """Run ``assignment``'s checks (or the one named ``select``) on ``student``; one dict per check."""
+    """Run ``assignment``'s checks (or the one named ``select``) on ``student``; one dict per check.
+
+    Args:
+        student: what the checks call, a ``Sandbox`` or a ``notebook.Local``.
+        assignment: "part_a" or "part_b".
+        select: a check's nodeid (its test name, with parameters if any); None: all checks.
+
+    Returns:
+        One Gradescope test dict per check: name, score, max_score, output, visibility,
+        tags and nodeid.
+
+    Raises:
+        RuntimeError: the checks did not run.
+    """
     target = str(CHECKS / ASSIGNMENTS[assignment]) + (f"::{select}" if select else "")
     collector = _Collector()
     _CURRENT.append(student)
     try:
-        code = pytest.main([target, "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(CHECKS),
-                            "-o", "addopts=", "-p", "no:terminal"], plugins=[collector])  # fmt: skip
+        code = pytest.main([target, *PYTEST_ARGS], plugins=[collector])
     finally:
         _CURRENT.pop()
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.tests:
@@ -106,13 +146,33 @@ def run_checks(student: Any, assignment: str, select: str | None = None) -> list
 
 def grade(submission: Path, *, assignment: str | None = None, timeout: float = 20.0, device: str = "cpu",
           threads: int = 1) -> dict[str, Any]:  # fmt: skip
-    """Grade ``submission``; returns Gradescope's results.json as a dict (never raises for bad code)."""
+    """Grade ``submission``; returns Gradescope's results.json as a dict.
+
+    It never raises for bad code: what the code does wrong is in the checks' verdicts.
+
+    Args:
+        submission: a notebook (.ipynb) or .py module.
+        assignment: "part_a" or "part_b"; None: from the names the code defines.
+        timeout: seconds each call of the submission may take.
+        device: where the checks run, "cpu" or "cuda".
+        threads: CPU threads the worker may use.
+
+    Returns:
+        The results: score, execution_time, tests and output.
+
+    Raises:
+        autograder.submission.SubmissionError: the submission cannot be read.
+    """
     start = time.perf_counter()
     code = graded_code(submission)
     assignment = assignment or detect_assignment(code)
     head = preamble(code)
     with Sandbox(head + code, student_site(), hide=(ROOT, submission.resolve().parent), line_offset=head.count("\n"),
                  timeout=timeout, device=device, threads=threads) as sandbox:  # fmt: skip
+        # the worker starts first: this process imports torch and the checks meanwhile
+        from autograder.worker import warm_up
+
+        warm_up(device)
         tests = run_checks(sandbox, assignment)
         load_error = sandbox.load_error
     result: dict[str, Any] = {

@@ -27,11 +27,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from autograder.toys import on_wire
+if TYPE_CHECKING:
+    import torch
 
 WORKER = Path(__file__).with_name("worker.py")
 WORKER_FILES = (WORKER, Path(__file__).with_name("toys.py"))  # all of the grader the worker sees
@@ -131,6 +130,7 @@ class Sandbox:
         self._answers: Any = None
         self._broken: dict[str, Outcome] = {}
         self._starts = 0
+        self._loading = False
 
     def __enter__(self) -> Sandbox:
         (self.scratch / "submission.py").write_text(self.code)
@@ -140,6 +140,7 @@ class Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._loaded()
         self._stop()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -201,6 +202,14 @@ class Sandbox:
         )  # fmt: skip
         os.close(write_fd)
         self._answers = os.fdopen(read_fd, "r")
+        # its first answer (the submission loaded) is read before the first request
+        self._loading = True
+
+    def _loaded(self) -> None:
+        """Wait for a started worker to load the submission; the first load's failure is ``load_error``."""
+        if not self._loading:
+            return
+        self._loading = False
         first = self._read("load", timeout=max(self.timeout, 120.0))
         if not first.ok and self._starts == 0:
             self.load_error = first
@@ -208,12 +217,13 @@ class Sandbox:
 
     def _ensure_started(self) -> Outcome | None:
         """Start a worker if none runs (the last one was killed); an outcome to report if none will start."""
-        for attempt in range(3):  # processes the last one left may take a moment to die
+        for attempt in range(3):
+            self._loaded()
             if self._proc is not None:
                 return None
+            time.sleep(attempt)  # processes the last one left may take a moment to die
             self._start()
-            if self._proc is None:
-                time.sleep(1.0 + attempt)
+        self._loaded()
         if self._proc is not None:
             return None
         return Outcome(error="WorkerDied", message="the submission's process could not be restarted after an "
@@ -268,6 +278,8 @@ class Sandbox:
             )
         if "result" not in answer:
             return Outcome()
+        import torch  # imported once the worker starts, so that both start at once
+
         try:
             value = torch.load(self.scratch / Path(answer["result"]).name, weights_only=True)
         except Exception as err:  # noqa: BLE001 (whatever the file holds, it is the submission's fault)
@@ -283,6 +295,10 @@ class Sandbox:
         failed = self._ensure_started()
         if failed is not None:
             return failed
+        import torch
+
+        from autograder.toys import on_wire
+
         rid = str(next(self._ids))
         torch.save(on_wire(payload), self.scratch / f"args_{rid}.pt")
         assert self._proc is not None and self._proc.stdin is not None
@@ -308,23 +324,60 @@ class Sandbox:
     ) -> Outcome:
         """Call the submission's ``name`` with tensors, numbers and ``Helper`` arguments.
 
-        ``then``: arguments for calling what ``name`` returns (a predictor it builds).
+        Args:
+            name: the function defined in the submission.
+            *args: its positional arguments.
+            then: arguments for calling what ``name`` returns (a predictor it builds).
+            **kwargs: its keyword arguments.
+
+        Returns:
+            The outcome: the value as plain data (tensors on the CPU), or the error, a
+            timeout or the worker's death; after a timeout or death, later calls of
+            ``name`` give the same outcome at once.
         """
         payload = {"name": name, "args": list(args), "kwargs": kwargs,
                    "then": None if then is None else {"args": list(then), "kwargs": {}}}  # fmt: skip
         return self._request("call", name, payload)
 
     def build(self, name: str, *args: Any, seed: int = 0) -> Outcome:
-        """Construct the submission's module class ``name(*args)`` after seeding torch with ``seed``.
+        """Construct the submission's module class ``name(*args)`` with torch seeded by ``seed``.
 
-        The value is ``{"handle", "parameters", "buffers"}`` (shapes in creation order).
+        Args:
+            name: the ``nn.Module`` class defined in the submission.
+            *args: its constructor's arguments.
+            seed: seeds torch before construction.
+
+        Returns:
+            The outcome; its value is ``{"handle", "parameters", "buffers"}`` (shapes in
+            creation order).
         """
         return self._request("build", name, {"name": name, "args": list(args), "seed": seed})
 
     def load(self, handle: str, tensors: list[torch.Tensor], key: str) -> Outcome:
-        """Copy ``tensors`` into a built module's parameters then buffers, in order."""
+        """Copy ``tensors`` into a built module's parameters then buffers, in order.
+
+        Args:
+            handle: the module's handle, from ``build``.
+            tensors: one tensor per parameter, then per buffer, of their shapes.
+            key: names the request: once a request under it times out or ends the worker,
+                later ones give that outcome at once.
+
+        Returns:
+            The outcome; no value.
+        """
         return self._request("load", key, {"handle": handle, "tensors": tensors})
 
     def forward(self, handle: str, *args: Any, mode: str = "eval", key: str) -> Outcome:
-        """Run a built module (in ``mode``: train or eval) on ``args``, without gradients."""
+        """Run a built module (in ``mode``: train or eval) on ``args``, without gradients.
+
+        Args:
+            handle: the module's handle, from ``build``.
+            *args: its inputs, e.g. x (B, 1, 28, 28), t (B,) and c (B, 10).
+            mode: "train" or "eval".
+            key: names the request: once a request under it times out or ends the worker,
+                later ones give that outcome at once.
+
+        Returns:
+            The outcome; its value is the module's output, on the CPU.
+        """
         return self._request("forward", key, {"handle": handle, "args": list(args), "mode": mode})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import compileall
 import functools
 import hashlib
 import shutil
@@ -16,7 +17,15 @@ SOLUTIONS = ROOT / "solutions"
 
 @functools.cache
 def student_site(cache: Path | None = None) -> Path:
-    """A folder holding the student build of fundiff (graded bodies stubbed), built on first use."""
+    """A folder holding the student build of fundiff (graded bodies stubbed), built on first use.
+
+    Args:
+        cache: the folder of built sites; None: ``~/.cache/fundiff/autograder``.
+
+    Returns:
+        The site, ``cache / "student-HASH"``, HASH from fundiff's and the notebooks'
+        sources.
+    """
     sys.path.insert(0, str(SOLUTIONS))
     from build_student_wheel import build_tree
 
@@ -35,6 +44,9 @@ def student_site(cache: Path | None = None) -> Path:
         try:
             build_tree(partial)
             _grading_assets(partial / "grading")
+            # bytecode compiled once here: the worker may not write beside the sources, and would
+            # otherwise compile the whole student build each time it starts
+            compileall.compile_dir(partial, quiet=1, workers=1)
             shutil.rmtree(site, ignore_errors=True)
             partial.rename(site)
         except OSError:
@@ -86,6 +98,13 @@ def preamble(code: str) -> str:
 
     Only the imports of names the code mentions are kept: each costs the worker
     time to start (matplotlib, widgets), and most graded code needs few of them.
+
+    Args:
+        code: the submission's graded code.
+
+    Returns:
+        Python source: ``from __future__ import annotations`` and each import, guarded
+        against ImportError.
     """
     try:
         used = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}

@@ -15,6 +15,16 @@ def graded_code(path: Path) -> str:
 
     Only the cells that students fill in are taken from a notebook: its other
     cells (training, figures) are not run by the grader.
+
+    Args:
+        path: a notebook (.ipynb) or a Python module (.py).
+
+    Returns:
+        The code, a notebook's cells separated by blank lines.
+
+    Raises:
+        SubmissionError: a missing or unreadable file, another kind of file, or a notebook
+            without graded cells.
     """
     if not path.is_file():
         raise SubmissionError(

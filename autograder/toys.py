@@ -59,7 +59,14 @@ class ToyBackend:
         self.learned = learned
 
     def encode(self, prompt: str) -> torch.Tensor:
-        """A (1, 4) conditioning: zeros for "", else a fixed function of the text."""
+        """A (1, 4) conditioning: zeros for "", else a fixed function of the text.
+
+        Args:
+            prompt: any text; "" is the unconditional prompt.
+
+        Returns:
+            The conditioning, shape (1, 4), on ``device``.
+        """
         if not prompt:
             return torch.zeros(1, 4, device=self.device)
         codes = torch.tensor([float(ord(ch)) for ch in prompt], device=self.device)
@@ -68,7 +75,20 @@ class ToyBackend:
                             torch.sin(codes).mean()])[None]  # fmt: skip
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor):
-        """The noise estimate for ``x_t`` (B, C, H, W) under ``cond`` (1 or B, 4)."""
+        """The noise estimate for ``x_t`` (B, C, H, W) under ``cond`` (1 or B, 4).
+
+        Args:
+            x_t: noisy images, shape (B, C, H, W).
+            t: the timestep, an int in [0, 1000).
+            cond: conditionings from ``encode``, shape (1, 4) (shared) or (B, 4).
+
+        Returns:
+            The noise estimate, shape (B, C, H, W), and for ``learned_range`` the variance
+            values tanh(x_t) / 2, of the same shape.
+
+        Raises:
+            ValueError: ``cond``'s batch is neither 1 nor B.
+        """
         from fundiff.backends.base import Prediction
 
         b = x_t.shape[0]
@@ -93,7 +113,15 @@ class ToyTimeModel(nn.Module):
         self.weight, self.bias = weight, bias
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """u(x, t) for x (B, 1, 28, 28) and t a scalar, (B,) or (B, 1)."""
+        """u(x, t) for x (B, 1, 28, 28) and t a scalar, (B,) or (B, 1).
+
+        Args:
+            x: images, shape (B, 1, 28, 28).
+            t: times, a scalar or shape (B,) or (B, 1).
+
+        Returns:
+            ``w x + t b``, shape (B, 1, 28, 28).
+        """
         t = torch.as_tensor(t, device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
         return self.weight * x + t * self.bias.to(x.device)
 
@@ -113,7 +141,16 @@ class ToyClassModel(nn.Module):
         self.register_buffer("classes", torch.randn(10, 28 * 28, generator=g) * 0.5)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """u(x, t, c) for x (B, 1, 28, 28), t (B,) and class vectors c (B, 10)."""
+        """u(x, t, c) for x (B, 1, 28, 28), t (B,) and class vectors c (B, 10).
+
+        Args:
+            x: images, shape (B, 1, 28, 28).
+            t: times, shape (B,).
+            c: class vectors, shape (B, 10); zeros for no class.
+
+        Returns:
+            ``w x + t b + c M``, shape (B, 1, 28, 28).
+        """
         t = t.reshape(-1, 1, 1, 1).to(x.dtype)
         return self.weight * x + t * self.bias + (c.to(x.dtype) @ self.classes).view_as(x)
 
@@ -127,7 +164,14 @@ class ToyDenoiser(nn.Module):
         self.bias = nn.Parameter(torch.tensor(bias))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """w z + b, the shape of z."""
+        """w z + b, the shape of z.
+
+        Args:
+            z: noisy images, e.g. (B, 1, 28, 28); any shape.
+
+        Returns:
+            ``w z + b``, the shape of ``z``.
+        """
         return self.weight * z + self.bias
 
 
@@ -157,12 +201,11 @@ def _view(name: str, perm: torch.Tensor | None = None):
     return permutation_view(perm) if perm is not None else get_view(name)
 
 
-def _component(name: str, size: int = 8) -> Callable[[torch.Tensor], torch.Tensor]:
-    from fundiff.diffusion.illusions import frequency_split, grayscale_colour_split
+def _component(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    from fundiff.diffusion.illusions import grayscale_colour_split
 
-    parts = {"low": frequency_split(size)[0], "high": frequency_split(size)[1],
-             "gray": grayscale_colour_split()[0], "colour": grayscale_colour_split()[1]}  # fmt: skip
-    return parts[name]
+    gray, colour = grayscale_colour_split()
+    return {"gray": gray, "colour": colour}[name]
 
 
 def _affine_velocity(weight: float, bias: torch.Tensor) -> Callable[..., torch.Tensor]:
@@ -188,7 +231,17 @@ def _guided_digits(labels: list[int], scale: float, device: str = "cpu") -> Call
 def factories(
     device: torch.device | str, grading_assets: str | None = None
 ) -> dict[str, Callable[..., Any]]:
-    """Builders of every helper by name, creating tensors and generators on ``device``."""
+    """Builders of every helper by name, creating tensors and generators on ``device``.
+
+    Args:
+        device: where the helpers' tensors, generators and models go.
+        grading_assets: in the worker, the folder of the grading models (``torch.export``
+            programs); None: the full fundiff (the grading process, or a notebook's own
+            checks).
+
+    Returns:
+        A dict of helper name to the function that builds it from the ``Helper``'s args.
+    """
 
     def shipped_flow_class() -> nn.Module:
         if (
@@ -221,34 +274,43 @@ def factories(
     }
 
 
-def resolve(value: Any, built: dict[str, Callable[..., Any]], device: torch.device | str,
-            modules: dict[str, nn.Module] | None = None) -> Any:  # fmt: skip
-    """``value`` with every helper built (helper dicts from the wire, or ``Helper``s) and tensors on ``device``."""
+def resolve(value: Any, built: dict[str, Callable[..., Any]], device: torch.device | str) -> Any:
+    """``value`` with every helper built and its tensors on ``device``.
+
+    Args:
+        value: an argument: a ``Helper``, a helper dict from the wire, a tensor, or a
+            list, tuple or dict of them (nested); anything else passes through.
+        built: the builders, from ``factories``.
+        device: where tensors are moved.
+
+    Returns:
+        ``value`` with helpers built and tensors on ``device``; tuples become lists.
+    """
     if isinstance(value, Helper):
         value = {"__helper__": value.name, "args": list(value.args)}
-    if isinstance(value, dict) and "__module__" in value:
-        if modules is None or value["__module__"] not in modules:
-            raise RuntimeError("the module this check built is gone (its process restarted)")
-        return modules[value["__module__"]]
     if isinstance(value, dict) and "__helper__" in value:
-        args = [resolve(a, built, device, modules) for a in value.get("args", [])]
+        args = [resolve(a, built, device) for a in value.get("args", [])]
         return built[value["__helper__"]](*args)
     if isinstance(value, dict):
-        return {k: resolve(v, built, device, modules) for k, v in value.items()}
+        return {k: resolve(v, built, device) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [resolve(v, built, device, modules) for v in value]
+        return [resolve(v, built, device) for v in value]
     if isinstance(value, torch.Tensor):
         return value.to(device)
     return value
 
 
-def module_ref(handle: str) -> dict[str, str]:
-    """An argument that stands for the module the submission built under ``handle``."""
-    return {"__module__": handle}
-
-
 def on_wire(value: Any) -> Any:
-    """``value`` with ``Helper``s as plain dicts, ready for ``torch.save``."""
+    """``value`` with ``Helper``s as plain dicts, ready for ``torch.save``.
+
+    Args:
+        value: an argument: a ``Helper``, or a list, tuple or dict holding them (nested);
+            anything else passes through.
+
+    Returns:
+        ``value`` with each ``Helper`` as ``{"__helper__": name, "args": [...]}``; tuples
+        become lists.
+    """
     if isinstance(value, Helper):
         return {"__helper__": value.name, "args": [on_wire(a) for a in value.args]}
     if isinstance(value, (list, tuple)):

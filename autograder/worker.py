@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -57,12 +58,27 @@ class Session:
         return fn
 
     def _args(self, payload: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        args = toys.resolve(payload.get("args", []), self.helpers, self.device, self.modules)
-        kwargs = toys.resolve(payload.get("kwargs", {}), self.helpers, self.device, self.modules)
+        args = toys.resolve(payload.get("args", []), self.helpers, self.device)
+        kwargs = toys.resolve(payload.get("kwargs", {}), self.helpers, self.device)
         return args, kwargs
 
     def handle(self, rid: str, op: str, payload: dict[str, Any]) -> Any:
-        """Serve one request; returns the plain value to send back (tensors on the CPU)."""
+        """Serve one request; returns the plain value to send back (tensors on the CPU).
+
+        Args:
+            rid: the request's id; a module built by it is kept under it.
+            op: "call", "build", "load" or "forward" (see the module docstring).
+            payload: the request's arguments, as sent (helpers as dicts).
+
+        Returns:
+            Plain data for ``torch.save``, as ``export`` makes it: for ``build``, the handle
+            and the parameter and buffer shapes; for ``load``, None.
+
+        Raises:
+            NameError: the requested name is not defined in the submission.
+            TypeError: a result the grader cannot use.
+            ValueError: tensors that do not fit a module, or an unknown ``op``.
+        """
         import torch
 
         self.off_device = False
@@ -109,7 +125,19 @@ class Session:
         raise ValueError(f"unknown request {op!r}")
 
     def export(self, value: Any) -> Any:
-        """Plain data for ``torch.save``: tensors detached to the CPU (noting any off ``device``)."""
+        """Plain data for ``torch.save``: tensors detached to the CPU (noting any off ``device``).
+
+        Args:
+            value: a returned value: a tensor, a dataclass, a list, tuple or dict of them, or
+                a plain bool, int, float, str or None.
+
+        Returns:
+            The same structure with tensors copied to the CPU, dataclasses and dicts as dicts
+            with str keys, tuples as lists.
+
+        Raises:
+            TypeError: a value of another type.
+        """
         import torch
 
         if isinstance(value, torch.Tensor):
@@ -127,8 +155,47 @@ class Session:
         raise TypeError(f"returned a {type(value).__name__}, which the grader cannot compare")
 
 
+def warm_up(device: str) -> threading.Thread | None:
+    """On a GPU, create the CUDA context and load kernel libraries in a background thread.
+
+    The convolution and matrix libraries load while this process goes on importing
+    and loading. Draws no random numbers (the default generators stay as they are).
+
+    Args:
+        device: "cpu", or the CUDA device to warm up.
+
+    Returns:
+        The started thread, or None on the CPU.
+    """
+    if device == "cpu":
+        return None
+
+    def run() -> None:
+        import torch
+
+        with torch.no_grad():
+            x = torch.zeros(2, 4, 8, 8, device=device)
+            torch.nn.functional.conv2d(x, torch.zeros(4, 4, 3, 3, device=device), padding=1)
+            torch.nn.functional.linear(x.flatten(1), torch.zeros(4, 256, device=device))
+            torch.cuda.synchronize(device)
+
+    thread = threading.Thread(target=run, name="cuda-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def error_answer(rid: str, err: BaseException, filename: str = "submission.py") -> dict[str, Any]:
-    """The answer for an exception: its type, message and the submission's line it came from."""
+    """The answer for an exception: its type, message and the submission's line it came from.
+
+    Args:
+        rid: the request's id.
+        err: the exception raised.
+        filename: the file name the submission was compiled under.
+
+    Returns:
+        The answer: id, ok (False), error, message (at most 500 characters) and line
+        (None where no frame of the submission is in the traceback).
+    """
     where = traceback.extract_tb(err.__traceback__)
     line = next((f.lineno for f in reversed(where) if f.filename == filename), None)
     return {
@@ -151,6 +218,8 @@ def main() -> None:
     sys.path.insert(0, site)
     os.chdir(scratch)
     import torch
+
+    warm_up(device)
 
     namespace: dict[str, object] = {"__name__": "submission"}
     try:

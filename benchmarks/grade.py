@@ -1,17 +1,21 @@
-"""Time fundiff-grade on one full submission (each course solution notebook), on the CPU or a GPU.
+"""Time fundiff-grade on one full submission (each course solution notebook), on CPU cores and a GPU.
 
-Prints one JSON object: the machine (card, torch, date) and, per notebook, the
-seconds fundiff-grade took end to end (its own process, the student build of
-fundiff already cached, as on a grading server after setup), its score and
-the grader's own ``execution_time``. Nothing here asserts a time.
+Prints one JSON object: the machine (card, torch, date) and, per run setting
+(a device and the CPU cores the grader is pinned to, e.g. ``cpu:2``,
+``cuda:2``, ``cuda:all``) and notebook, the seconds fundiff-grade took end to
+end (its own process, the student build of fundiff already cached, as on a
+grading server after setup), its score and the grader's own ``execution_time``.
+``speedup`` divides the first setting's median by each other's: ratios
+measured in this one run on this one machine. Nothing here asserts a time.
 
-    python benchmarks/grade.py [--device cpu|cuda] [--repeat 2]
+    python benchmarks/grade.py [--runs cpu:2 cuda:2 cuda:all] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -19,39 +23,71 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine  # noqa: E402
 
+PARTS = ("part_a", "part_b")
+
+
+def time_grading(notebook: Path, device: str, cores: list[int], out: Path) -> tuple[float, dict]:
+    """Seconds one ``fundiff-grade`` run took on ``cores``, and its results."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder.cli", str(notebook), "--out", str(out), "--device", device],
+                   check=True, cwd=ROOT, capture_output=True,
+                   preexec_fn=lambda: os.sched_setaffinity(0, cores))  # fmt: skip
+    return time.perf_counter() - start, json.loads(out.read_text())
+
+
+def setting(spec: str) -> tuple[str, list[int]]:
+    """``cpu:2`` -> ("cpu", the first 2 cores this process may use); ``cuda:all`` -> all of them."""
+    device, _, count = spec.partition(":")
+    cores = sorted(os.sched_getaffinity(0))
+    if device not in ("cpu", "cuda") or not (
+        count == "all" or count.isdigit() and 0 < int(count) <= len(cores)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{spec!r}: give DEVICE:CORES, DEVICE cpu or cuda, CORES 1-{len(cores)} or all"
+        )
+    return device, cores if count == "all" else cores[: int(count)]
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--runs", nargs="+", type=setting,
+                   default=[setting(s) for s in (("cpu:2", "cuda:2", "cuda:all") if torch.cuda.is_available() else ("cpu:2",))],
+                   help="DEVICE:CORES settings, the first one the baseline (default: cpu:2 cuda:2 cuda:all)")  # fmt: skip
+    p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     from autograder.site import student_site
 
     student_site()  # built once, as setup.sh does on a grading server
-    report: dict[str, object] = {**machine(args.device), "notebooks": {}}
+    on_gpu = any(device == "cuda" for device, _ in args.runs)
+    report: dict[str, object] = {**machine("cuda" if on_gpu else "cpu"), "runs": {}}
+    medians: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for part in ("part_a", "part_b"):
-            notebook = ROOT / "solutions" / part / f"{part}.ipynb"
-            walls, results = [], []
-            for _ in range(args.repeat):
-                out = Path(scratch) / f"{part}.json"
-                start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "autograder.cli", str(notebook), "--out", str(out),
-                                "--device", args.device], check=True, cwd=ROOT, capture_output=True)  # fmt: skip
-                walls.append(time.perf_counter() - start)
-                results.append(json.loads(out.read_text()))
-            report["notebooks"][part] = {  # type: ignore[index]
-                "seconds": [round(w, 2) for w in walls],
-                "median_seconds": round(statistics.median(walls), 2),
-                "grader_execution_time": [r["execution_time"] for r in results],
-                "score": results[-1]["score"],
-                "max_score": sum(t["max_score"] for t in results[-1]["tests"]),
-            }
+        for device, cores in args.runs:
+            name = f"{device}:{len(cores)}"
+            rows = report["runs"].setdefault(name, {})  # type: ignore[union-attr]
+            for part in PARTS:
+                notebook = ROOT / "solutions" / part / f"{part}.ipynb"
+                runs = [time_grading(notebook, device, cores, Path(scratch) / f"{part}.json")
+                        for _ in range(args.repeat)]  # fmt: skip
+                walls = [w for w, _ in runs]
+                medians.setdefault(name, {})[part] = statistics.median(walls)
+                rows[part] = {
+                    "seconds": [round(w, 2) for w in walls],
+                    "median_seconds": round(statistics.median(walls), 2),
+                    "grader_execution_time": [r["execution_time"] for _, r in runs],
+                    "score": runs[-1][1]["score"],
+                    "max_score": sum(t["max_score"] for t in runs[-1][1]["tests"]),
+                }
+    base, *others = medians
+    report["speedup"] = {f"{base} / {other}": {part: round(medians[base][part] / medians[other][part], 2)
+                                               for part in PARTS} for other in others}  # fmt: skip
     print(json.dumps(report, indent=2))
 
 

@@ -28,7 +28,14 @@ def assets_dir() -> Path:
 
 
 def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes.
+
+    Args:
+        path: the file to hash.
+
+    Returns:
+        The digest as 64 hex characters.
+    """
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -37,7 +44,17 @@ def sha256(path: Path) -> str:
 
 
 def read_manifest(folder: Path | None = None) -> dict[str, str]:
-    """File name -> SHA-256 of the shipped assets."""
+    """File name -> SHA-256 of the shipped assets.
+
+    Args:
+        folder: the folder holding ``MANIFEST.json``; None: the package's assets folder.
+
+    Returns:
+        A dict mapping each shipped file's name to its hex SHA-256.
+
+    Raises:
+        AssetError: the manifest is missing or not valid JSON.
+    """
     folder = folder or assets_dir()
     try:
         return json.loads((folder / MANIFEST).read_text())
@@ -49,6 +66,13 @@ def read_manifest(folder: Path | None = None) -> dict[str, str]:
 
 def asset_path(name: str, folder: Path | None = None) -> Path:
     """The path of shipped asset ``name``, after checking its hash (once per process and file).
+
+    Args:
+        name: the asset's file name, as listed in ``MANIFEST.json``.
+        folder: the assets folder; None: the package's own.
+
+    Returns:
+        The path of the checked file.
 
     Raises:
         AssetError: unknown, missing or corrupted asset.

@@ -55,7 +55,12 @@ class TrainingState:
 
 
 def save(path: str | os.PathLike[str], state: TrainingState) -> None:
-    """Write ``state`` to ``path`` atomically."""
+    """Write ``state`` to ``path`` atomically.
+
+    Args:
+        path: the ``.safetensors`` file to write.
+        state: what to save; its tensors are copied to the CPU.
+    """
     tensors: dict[str, torch.Tensor] = {}
     meta: dict[str, str] = {
         "format": FORMAT,
@@ -83,6 +88,12 @@ def save(path: str | os.PathLike[str], state: TrainingState) -> None:
 
 def load(path: str | os.PathLike[str]) -> TrainingState:
     """Read a checkpoint written by ``save``.
+
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        The saved state, its tensors on the CPU.
 
     Raises:
         CheckpointError: if the file is missing, not a safetensors file, truncated,

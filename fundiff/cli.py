@@ -28,12 +28,26 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage dump) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        """Print ``message`` as one line and exit with status 2."""
+        """Print ``message`` as one line and exit with status 2.
+
+        Args:
+            message: what is wrong with the command line.
+        """
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+    """argparse type: an integer >= 1.
+
+    Args:
+        text: the command-line word.
+
+    Returns:
+        The integer.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not an integer >= 1.
+    """
     try:
         value = int(text)
     except ValueError:
@@ -44,7 +58,17 @@ def positive_int(text: str) -> int:
 
 
 def finite_float(text: str) -> float:
-    """argparse type: a finite number."""
+    """argparse type: a finite number.
+
+    Args:
+        text: the command-line word.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not a finite number.
+    """
     try:
         value = float(text)
     except ValueError:
@@ -55,7 +79,17 @@ def finite_float(text: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
+    """argparse type: a finite number > 0.
+
+    Args:
+        text: the command-line word.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not a finite number > 0.
+    """
     value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
@@ -63,7 +97,17 @@ def positive_float(text: str) -> float:
 
 
 def digit(text: str) -> int:
-    """argparse type: a digit 0-9."""
+    """argparse type: a digit 0-9.
+
+    Args:
+        text: the command-line word.
+
+    Returns:
+        The digit as an int.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not an integer from 0 to 9.
+    """
     try:
         value = int(text)
     except ValueError:
@@ -74,7 +118,11 @@ def digit(text: str) -> int:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    """Add the options every subcommand takes (--device, --seed, ...) to ``p``."""
+    """Add the options every subcommand takes (--device, --seed, ...) to ``p``.
+
+    Args:
+        p: the subcommand's parser.
+    """
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
     )
@@ -135,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--ema-decay", type=finite_float, help="keep an EMA of the weights (e.g. 0.999); 0 = off"
     )
     train.add_argument("--limit", type=positive_int, help="use only the first N training images")
+    train.add_argument(
+        "--fast", action="store_true",
+        help="the fast path (same recipe): bfloat16 autocast, channels_last, fused Adam and, on "
+        "CUDA, each step replayed from a CUDA graph",
+    )  # fmt: skip
     train.add_argument(
         "--data-dir", type=Path, help="folder with MNIST's IDX files (default $FUNDIFF_DATA)"
     )
@@ -216,7 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status.
+
+    Args:
+        argv: the command-line arguments after ``fundiff``; None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 1 for a diverged run, 2 for bad input, 130 when
+        interrupted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["embed-prompts"]:
         from fundiff.backends.prompts import embed_prompts_main
@@ -261,12 +322,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The recipe values that ``fundiff train``'s flags set (flags left out are absent)."""
+    """The recipe values that ``fundiff train``'s flags set (flags left out are absent).
+
+    Args:
+        args: the parsed arguments of ``fundiff train``.
+
+    Returns:
+        A dict of ``TrainConfig`` field names to the values given on the command line.
+    """
     overrides = dict(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
         sigma=args.sigma, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
         p_uncond=args.p_uncond, guidance=args.guidance, sample_steps=args.sample_steps,
         sample_epochs=args.sample_epochs, ema_decay=args.ema_decay, seed=args.seed, limit=args.limit,
+        fast=args.fast or None,
     )  # fmt: skip
     return {k: v for k, v in overrides.items() if v is not None}
 

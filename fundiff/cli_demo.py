@@ -10,7 +10,11 @@ from fundiff.cli_parta import add_deepfloyd_arguments
 
 
 def add_demo_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``demo`` subcommand to ``fundiff``'s subparsers."""
+    """Add the ``demo`` subcommand to ``fundiff``'s subparsers.
+
+    Args:
+        sub: the subparsers of the ``fundiff`` parser.
+    """
     demo = sub.add_parser(
         "demo",
         help="write every figure of the write-up, from the shipped models, to DIR/index.html",
@@ -30,7 +34,17 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    """Run ``fundiff demo`` with parsed ``args``; returns the exit status."""
+    """Run ``fundiff demo`` with parsed ``args``; returns the exit status.
+
+    Args:
+        args: the parsed arguments of ``fundiff demo``.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        UsageError: ``--seed`` was given, or DeepFloyd options without ``--backend deepfloyd``.
+    """
     from fundiff.cli import UsageError
     from fundiff.demo import run_demo
     from fundiff.train import resolve_device

@@ -10,7 +10,11 @@ from fundiff.parta import TASKS
 
 
 def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``part-a`` subcommand to ``fundiff``'s subparsers."""
+    """Add the ``part-a`` subcommand to ``fundiff``'s subparsers.
+
+    Args:
+        sub: the subparsers of the ``fundiff`` parser.
+    """
     part_a = sub.add_parser(
         "part-a",
         help="run a Part A loop and write its figure",
@@ -64,7 +68,11 @@ def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def add_deepfloyd_arguments(p: argparse.ArgumentParser) -> None:
-    """--stage1, --stage2 and --prompt-embeds: where DeepFloyd IF's parts come from."""
+    """--stage1, --stage2 and --prompt-embeds: where DeepFloyd IF's parts come from.
+
+    Args:
+        p: the parser to add the options to.
+    """
     p.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
     p.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
     p.add_argument(
@@ -73,7 +81,18 @@ def add_deepfloyd_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_part_a(args: argparse.Namespace) -> int:
-    """Run ``fundiff part-a`` with parsed ``args``; returns the exit status."""
+    """Run ``fundiff part-a`` with parsed ``args``; returns the exit status.
+
+    Args:
+        args: the parsed arguments of ``fundiff part-a``.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        UsageError: an i_start outside the schedule, DeepFloyd weights that are not
+            available, or an ``--out`` that cannot be written.
+    """
     from fundiff.parta import TaskOptions, build_backend, run_task
     from fundiff.schedules import strided_timesteps
     from fundiff.train import resolve_device

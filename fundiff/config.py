@@ -51,6 +51,9 @@ class TrainConfig:
     seed: int = 0  # seeds every random draw of the run
     limit: int | None = None  # use only the first N training images (quick runs)
     num_classes: int = field(default=10)  # flow-class: length of the one-hot class vector
+    # the fast path (fundiff.train): bfloat16 autocast, channels_last, fused Adam, CUDA graphs;
+    # it changes the arithmetic, not the objective, so it is part of what a run computes
+    fast: bool = False
 
     @property
     def gamma(self) -> float:
@@ -65,7 +68,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of ``to_dict``; unknown keys are an error."""
+        """Inverse of ``to_dict``; unknown keys are an error.
+
+        Args:
+            d: a dict as ``to_dict`` makes it.
+
+        Returns:
+            The validated configuration.
+
+        Raises:
+            ConfigError: an unknown key or a value out of range.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -104,7 +117,20 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 def recipe(kind: str, **overrides: Any) -> TrainConfig:
-    """The write-up's recipe for ``kind``, with ``overrides`` (None values ignored), validated."""
+    """The write-up's recipe for ``kind``, with ``overrides`` (None values ignored), validated.
+
+    Args:
+        kind: one of ``KINDS``.
+        **overrides: ``TrainConfig`` fields to set instead of the recipe's; None values are
+            ignored. Without ``sample_epochs``, the recipe's sample epochs that the run
+            reaches are kept and the last epoch is added.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: an unknown kind or a value out of range.
+    """
     if kind not in RECIPES:
         raise ConfigError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
     values = {**RECIPES[kind], **{k: v for k, v in overrides.items() if v is not None}}
@@ -119,7 +145,17 @@ def recipe(kind: str, **overrides: Any) -> TrainConfig:
 
 
 def validate(c: TrainConfig) -> TrainConfig:
-    """Check every value; raise ConfigError naming the first bad one."""
+    """Check every value; raise ConfigError naming the first bad one.
+
+    Args:
+        c: the configuration to check.
+
+    Returns:
+        ``c`` itself.
+
+    Raises:
+        ConfigError: a value is out of range; the message names it and the allowed range.
+    """
 
     def bad(name: str, rule: str) -> ConfigError:
         return ConfigError(f"{name} must be {rule}, got {getattr(c, name)!r}")
@@ -148,20 +184,44 @@ def validate(c: TrainConfig) -> TrainConfig:
         raise bad("limit", "a positive integer")
     if any(e < 1 or e > c.epochs for e in c.sample_epochs):
         raise bad("sample_epochs", f"epochs between 1 and {c.epochs}")
+    if not isinstance(c.fast, bool):
+        raise bad("fast", "true or false")
     return c
 
 
 def train_command(config: TrainConfig) -> str:
-    """The shortest ``fundiff train`` command that trains ``config``: its kind, seed and every
-    value that differs from the recipe, as flags (``recipe(kind, **flags) == config``)."""
+    """The shortest ``fundiff train`` command that trains ``config``.
+
+    Its kind, seed and every value that differs from the recipe, as flags
+    (``recipe(kind, **flags) == config``).
+
+    Args:
+        config: the run's configuration.
+
+    Returns:
+        The command, words joined by spaces.
+    """
     default = recipe(config.kind, epochs=config.epochs)
-    words = ["fundiff", "train", config.kind, "--seed", str(config.seed)]
+    words = [
+        "fundiff",
+        "train",
+        config.kind,
+        *(["--fast"] if config.fast else []),
+        "--seed",
+        str(config.seed),
+    ]
     if config.epochs != RECIPES[config.kind]["epochs"]:
         words += ["--epochs", str(config.epochs)]
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        if f.name in ("kind", "seed", "epochs", "num_classes") or value == getattr(default, f.name):
+        if f.name in ("kind", "fast", "seed", "epochs", "num_classes") or value == getattr(
+            default, f.name
+        ):
+            continue
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(value, bool) or value == ():  # a flag, or no grids (which no flag says)
+            words += [flag] if value is True else []
             continue
         shown = " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        words += [f"--{f.name.replace('_', '-')}", shown]
+        words += [flag, shown]
     return " ".join(words)

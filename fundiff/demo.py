@@ -135,8 +135,17 @@ def _part_a_entry(backend: Backend, path: Path, folder: Path, command: str) -> E
 
 
 def draw_sketch(image_shape: Sequence[int], path: Path) -> Path:
-    """A rough drawing of the backend's size, as a user would sketch one: a 7 on
-    one-channel backends, a house under a sun on colour ones. Writes and returns ``path``."""
+    """A rough drawing of the backend's size, as a user would sketch one.
+
+    A 7 on one-channel backends, a house under a sun on colour ones.
+
+    Args:
+        image_shape: (C, H, W) of the backend's images; C is 1 or 3.
+        path: the PNG to write; its folder is created.
+
+    Returns:
+        ``path``, written: an H x W image, greyscale for C = 1, RGB otherwise.
+    """
     from PIL import Image, ImageDraw
 
     channels, h, w = image_shape
@@ -198,7 +207,15 @@ def _train_mean() -> torch.Tensor:
 
 
 def part_b_entries(configs: dict[str, TrainConfig]) -> list[Entry]:
-    """The Part B figures in the write-up's order, for the shipped models' ``configs`` (by kind)."""
+    """The Part B figures in the write-up's order, for the shipped models' ``configs`` (by kind).
+
+    Args:
+        configs: the shipped models' configurations by kind: "denoiser", "pure-noise",
+            "flow-time" and "flow-class".
+
+    Returns:
+        One entry per figure, in page order.
+    """
     entries: list[Entry] = []
 
     def add(kind: str, section: str, name: str, caption: str, recorded: bool) -> None:
@@ -335,7 +352,16 @@ def _models(out: Path) -> None:
 
 
 def render(entries: Sequence[Entry], backend: str, seconds: float) -> str:
-    """The page: every entry under its section heading, then the shipped models' cards."""
+    """The page: every entry under its section heading, then the shipped models' cards.
+
+    Args:
+        entries: the figures, in page order.
+        backend: the name of Part A's backend, shown in the introduction.
+        seconds: how long the demo took, shown in the introduction.
+
+    Returns:
+        The HTML of index.html.
+    """
     esc = html.escape
     parts = [
         "<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', MARKER,
@@ -374,7 +400,14 @@ def render(entries: Sequence[Entry], backend: str, seconds: float) -> str:
 
 
 def check_out(out: Path) -> None:
-    """Refuse an ``out`` that is a file, or a non-empty folder that holds no earlier demo."""
+    """Refuse an ``out`` that is a file, or a non-empty folder that holds no earlier demo.
+
+    Args:
+        out: the folder the demo is to be written into.
+
+    Raises:
+        DemoError: ``out`` is a file, or a non-empty folder without an earlier demo.
+    """
     if out.exists() and not out.is_dir():
         raise DemoError(f"--out {out} is a file; name a folder for the demo")
     if out.is_dir() and any(out.iterdir()):
@@ -400,10 +433,14 @@ def run_demo(
         backend: "mnist" or "deepfloyd", Part A's backend.
         device: where the models run.
         progress: show a tqdm bar over the figures.
-        backend_options: passed to ``fundiff.parta.build_backend`` (weights, stage1, ...).
+        **backend_options: passed to ``fundiff.parta.build_backend`` (weights, stage1, ...).
+
+    Returns:
+        The path of the written ``out / "index.html"``.
 
     Raises:
-        DemoError: ``out`` cannot be written or holds something else.
+        DemoError: ``out`` cannot be written or holds something else, or the backend's
+            weights are unavailable.
         fundiff.assets.AssetError: a shipped asset is missing or corrupted.
     """
     from fundiff.parta import build_backend

@@ -45,7 +45,24 @@ def draw(
     steps: int,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """Digits for ``labels`` (B,) from ``model``: (B, 1, 28, 28) in [0, 1]."""
+    """Digits for ``labels`` (B,) from ``model``: (B, 1, 28, 28) in [0, 1].
+
+    Args:
+        config: the model's configuration; its kind (flow-class, diffusion-class or
+            flow-time) chooses the sampler.
+        model: the trained network, on ``labels``'s device.
+        labels: the digit to draw for each sample, shape (B,); flow-time models draw B
+            unconditional samples.
+        guidance: classifier-free guidance scale (ignored for flow-time).
+        steps: Euler steps of flow models (diffusion-class uses the strided schedule).
+        generator: source of every draw, on ``labels``'s device.
+
+    Returns:
+        The samples, shape (B, 1, 28, 28), clamped to [0, 1].
+
+    Raises:
+        EvaluationError: ``config.kind`` does not generate digits.
+    """
     from fundiff.backends.mnist import MNISTBackend, sample_digits
     from fundiff.sampling import sample_class_conditional, sample_time_conditional
 
@@ -82,6 +99,15 @@ def evaluate(
         seed: seeds every draw (samples and the training subset of the floor).
         device: where sampling runs.
         data_dir: MNIST folder (see ``fundiff.data``).
+
+    Returns:
+        The report: the checkpoint, kind, sample count, steps, seed, the Fréchet floor,
+        one result per guidance scale (Fréchet distance, and the classifier's accuracy
+        overall and per class for class-conditional models), the device, torch version
+        and date.
+
+    Raises:
+        EvaluationError: the checkpoint holds a model that does not generate digits.
     """
     device = torch.device(device)
     config, model = load_model_file(checkpoint, device)

@@ -24,7 +24,16 @@ SIGMAS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
 def figure_generator(config: TrainConfig, epoch: int, device: torch.device) -> torch.Generator:
-    """A generator for an epoch's figures, independent of the training draws."""
+    """A generator for an epoch's figures, independent of the training draws.
+
+    Args:
+        config: the run's configuration; its seed is used.
+        epoch: the epoch the figures are drawn after (0: before training).
+        device: where the generator draws.
+
+    Returns:
+        A generator seeded with ``config.seed * 1000 + epoch``.
+    """
     return torch.Generator(device).manual_seed(config.seed * 1000 + epoch)
 
 

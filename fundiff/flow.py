@@ -42,7 +42,15 @@ def interpolate(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Te
 
 
 def target_velocity(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """The path's velocity ``x1 - x0``, shape (B, C, H, W)."""
+    """The path's velocity ``x1 - x0``, shape (B, C, H, W).
+
+    Args:
+        x0: noise, shape (B, C, H, W).
+        x1: data, shape (B, C, H, W).
+
+    Returns:
+        ``x1 - x0``, shape (B, C, H, W).
+    """
     return x1 - x0
 
 
@@ -60,7 +68,15 @@ class FlowDraws:
 
 
 def draw_flow_inputs(x1: torch.Tensor, generator: torch.Generator | None = None) -> FlowDraws:
-    """Draw noise and times for a batch of data ``x1`` (B, C, H, W)."""
+    """Draw noise and times for a batch of data ``x1`` (B, C, H, W).
+
+    Args:
+        x1: data, shape (B, C, H, W); the draws take its device and dtype.
+        generator: source of the noise and the times.
+
+    Returns:
+        The noise x0 (B, C, H, W), drawn first, and the times t (B,), uniform on [0, 1).
+    """
     x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
     t = torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
     return FlowDraws(x0=x0, t=t)

@@ -9,7 +9,18 @@ CLASSIFIER_ASSET = "mnist_classifier.safetensors"
 
 
 def shipped_classifier(device: torch.device | str = "cpu") -> nn.Module:
-    """The MNIST classifier shipped in the package, in eval mode (test accuracy in its model card)."""
+    """The MNIST classifier shipped in the package, in eval mode (test accuracy in its model card).
+
+    Args:
+        device: where to put it.
+
+    Returns:
+        An ``MNISTClassifier`` mapping (N, 1, 28, 28) in [0, 1] to logits (N, 10); its
+        ``features`` are (N, 128).
+
+    Raises:
+        fundiff.assets.AssetError: the shipped file is missing or corrupted.
+    """
     from fundiff.assets import asset_path
     from fundiff.weights import load_exported_model
 
@@ -41,7 +52,16 @@ def per_class_accuracy(
 def classifier_features(
     classifier: nn.Module, images: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
-    """The classifier's penultimate features of ``images`` (N, 1, 28, 28) in [0, 1]: (N, F) float64 on the CPU."""
+    """The classifier's penultimate features of ``images``, in float64 on the CPU.
+
+    Args:
+        classifier: a model with a ``features`` method, e.g. ``shipped_classifier()``.
+        images: (N, 1, 28, 28) in [0, 1] (clamped).
+        batch_size: images per forward pass.
+
+    Returns:
+        (N, F) float64 on the CPU (F = 128 for the shipped classifier).
+    """
     return torch.cat(
         [classifier.features(x.clamp(0, 1)).double().cpu() for x in images.split(batch_size)]
     )
@@ -62,6 +82,8 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
         raise ValueError(
             f"need two (N, F) feature sets with N >= 2 and one F; got {tuple(a.shape)} and {tuple(b.shape)}"
         )
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        raise ValueError("the features hold NaN or infinite values: are the samples finite?")
     a, b = a.double(), b.double()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = (

@@ -101,7 +101,19 @@ def _default(backend: Backend, key: str) -> object:
 
 
 def source_image(backend: Backend, opts: TaskOptions) -> torch.Tensor:
-    """The task's input image (1, C, H, W) in [-1, 1]: ``opts.image``, or MNIST's shipped 7."""
+    """The task's input image (1, C, H, W) in [-1, 1]: ``opts.image``, or MNIST's shipped 7.
+
+    Args:
+        backend: the backend; its ``image_shape`` is the image's (C, H, W).
+        opts: the user's choices; ``opts.image`` is the file to read, if given.
+
+    Returns:
+        The image, shape (1, C, H, W), in [-1, 1], on the backend's device.
+
+    Raises:
+        TaskError: no ``opts.image`` and the backend is not MNIST, which has no default image.
+        fundiff.images.ImageError: ``opts.image`` cannot be read.
+    """
     if opts.image is not None:
         return load_image(opts.image, backend.image_shape).to(backend.device)
     if backend.name == "mnist":
@@ -138,7 +150,21 @@ def _prompt(backend: Backend, opts: TaskOptions, key: str) -> str:
 
 
 def run_task(task: str, backend: Backend, out: Path, opts: TaskOptions) -> list[Path]:
-    """Run ``task`` on ``backend`` and write its figures into ``out``; return their paths."""
+    """Run ``task`` on ``backend`` and write its figures into ``out``; return their paths.
+
+    Args:
+        task: one of ``TASKS``.
+        backend: the model to run the loop on.
+        out: the folder of the figures (created).
+        opts: the user's choices; its seed (default 0, 101 for part0) seeds the task's
+            one generator.
+
+    Returns:
+        The paths of the PNGs written.
+
+    Raises:
+        TaskError: an unknown task, or one the backend cannot do as asked.
+    """
     if task not in TASKS:
         raise TaskError(f"unknown Part A task {task!r}; choose from {', '.join(TASKS)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -382,7 +408,25 @@ def build_backend(
     stage2: str | None = None,
     prompt_embeds: Path | None = None,
 ) -> Backend:
-    """The named backend: "mnist" (shipped or given weights) or "deepfloyd" (diffusers)."""
+    """The named backend: "mnist" (shipped or given weights) or "deepfloyd" (diffusers).
+
+    Args:
+        name: "mnist" or "deepfloyd".
+        device: where the model runs.
+        weights: mnist: a weights file; None: the shipped model.
+        stage1: deepfloyd: hub id or local folder of stage I; None: ``IF_STAGE1``.
+        stage2: deepfloyd: hub id or local folder of stage II (upsampling); None: no stage II.
+        prompt_embeds: deepfloyd: the prompt-embeddings ``.pth`` file; None: the course's
+            ``prompt_embeds_dict.pth`` in the current folder.
+
+    Returns:
+        The backend, on ``device``.
+
+    Raises:
+        TaskError: an unknown name, or deepfloyd without diffusers and transformers installed.
+        fundiff.backends.mnist.BackendError: the MNIST weights cannot be used.
+        fundiff.backends.deepfloyd.WeightsUnavailable: IF's weights are not available.
+    """
     if name == "mnist":
         from fundiff.backends.mnist import load_mnist_backend
 

@@ -82,7 +82,20 @@ def sample_time_conditional(
     image_shape: Sequence[int] = (1, 28, 28),
     progress: bool = False,
 ) -> torch.Tensor:
-    """Draw ``num`` images from a time-conditioned flow UNet, shape ``(num, *image_shape)``."""
+    """Draw ``num`` images from a time-conditioned flow UNet.
+
+    Args:
+        model: called as ``model(x, t)`` with x (num, C, H, W) and t (num,).
+        num: how many images.
+        steps: Euler steps.
+        generator: source of the starting noise, on ``device``.
+        device: where the noise is drawn (the model's device).
+        image_shape: (C, H, W).
+        progress: show a tqdm bar.
+
+    Returns:
+        Images, shape (num, C, H, W), roughly in [0, 1].
+    """
     x0 = torch.randn((num, *image_shape), generator=generator, device=device)
     return euler_integrate(lambda x, t: model(x, t), x0, steps, progress=progress)
 

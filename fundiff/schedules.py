@@ -51,6 +51,14 @@ def cosine_alphas_cumprod(
 def strided_timesteps(start: int = 990, stride: int = 30, end: int = 0) -> list[int]:
     """Timesteps from ``start`` down to ``end`` by ``stride``: [990, 960, ..., 0] by default.
 
+    Args:
+        start: the first (largest) timestep.
+        stride: the step between timesteps, >= 1.
+        end: the last (smallest) timestep.
+
+    Returns:
+        The timesteps, strictly decreasing from ``start`` to ``end``.
+
     Raises:
         ValueError: if the range is empty or does not land on ``end``.
     """

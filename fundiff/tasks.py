@@ -22,7 +22,19 @@ from fundiff.schedules import cosine_alphas_cumprod
 
 
 def build_model(config: TrainConfig) -> nn.Module:
-    """The UNet that ``config.kind`` trains, freshly initialised from the global RNG."""
+    """The UNet that ``config.kind`` trains, freshly initialised from the global RNG.
+
+    Args:
+        config: the run's configuration; its kind, hidden and num_classes are used.
+
+    Returns:
+        An ``UnconditionalUNet`` (denoiser, pure-noise), ``TimeConditionalUNet``
+        (flow-time), ``ClassConditionalUNet`` (flow-class, diffusion-class) or
+        ``MNISTClassifier`` (classifier).
+
+    Raises:
+        ValueError: an unknown kind.
+    """
     if config.kind in ("denoiser", "pure-noise"):
         return UnconditionalUNet(hidden=config.hidden)
     if config.kind == "flow-time":

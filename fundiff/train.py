@@ -15,6 +15,12 @@ uninterrupted run ends (bit for bit on the CPU with the same seed).
 
 The training images are moved to the device once, as uint8; a batch is an index
 into them, so no per-batch host work or per-sample transform is done.
+
+``config.fast`` turns on the fast path: the loss and its gradient computed under
+bfloat16 autocast (weights, optimiser state and the loss stay float32), the
+UNet's tensors in channels_last layout, Adam's fused single-kernel update, and on
+CUDA every full-batch step replayed from a CUDA graph (``fundiff.step``). The
+recipe is unchanged; ``benchmarks/fast_path.py`` measures both paths in one run.
 """
 
 from __future__ import annotations
@@ -36,11 +42,13 @@ from fundiff.atomic import remove_stale_temporaries, write_json, write_text
 from fundiff.config import TrainConfig
 from fundiff.data import load_mnist
 from fundiff.figures import epoch_figures, start_figures
+from fundiff.step import GraphedStep, eager_step
 from fundiff.tasks import batch_loss, build_model
 from fundiff.viz import save_loss_curve
 
 CHECKPOINT = "checkpoint.safetensors"
 CHECK_EVERY = 50  # steps between NaN checks (each forces a device sync)
+WARMUP_STEPS = 3  # fast path on CUDA: eager steps before the step is captured as a graph
 
 
 class RunDirError(Exception):
@@ -67,7 +75,13 @@ class TrainResult:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """ "auto" -> cuda if available else cpu; otherwise check that the device exists.
+    """The device to train on: "auto" is cuda where there is one, else cpu.
+
+    Args:
+        device: "auto", "cpu", "cuda", "cuda:N" or a ``torch.device``.
+
+    Returns:
+        The checked ``torch.device``.
 
     Raises:
         ValueError: for an unknown device name or CUDA where there is none.
@@ -100,6 +114,13 @@ def init_model(config: TrainConfig, model_fn: ModelFn = build_model) -> nn.Modul
     """Build the task's model with weights drawn from ``config.seed`` (on the CPU).
 
     The global RNG is forked, so building a model leaves it as it was.
+
+    Args:
+        config: the run's configuration (its seed, kind and sizes).
+        model_fn: builds the model from the configuration.
+
+    Returns:
+        The freshly initialised model.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -182,7 +203,15 @@ def train(
     draw = model_fn is None and loss_fn is None
     loss_of = loss_fn or batch_loss
     model = init_model(config, model_fn or build_model).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    graphed = config.fast and dev.type == "cuda"  # steps replayed from a CUDA graph (fundiff.step)
+    layout = torch.channels_last if config.fast else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.lr, fused=config.fast or None, capturable=graphed
+    )
+    autocast = torch.autocast(
+        dev.type, dtype=torch.bfloat16, enabled=config.fast, cache_enabled=not graphed
+    )
     scheduler = (
         torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
         if config.lr_schedule == "exponential"
@@ -200,6 +229,7 @@ def train(
         model.load_state_dict(state.model)
         if state.optimizer is not None:
             optimizer.load_state_dict(state.optimizer)
+            _match_layouts(optimizer)
         if scheduler is not None and state.scheduler is not None:
             scheduler.load_state_dict(state.scheduler)
         if ema is not None and state.ema is not None:
@@ -219,6 +249,14 @@ def train(
         if draw:
             start_figures(run, config, test_images)
 
+    def batch_loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with autocast:
+            return loss_of(model, config, x, y, generator)
+
+    graph = (GraphedStep(batch_loss_of, optimizer, images, labels, config.batch_size, generator, layout)
+             if graphed else None)  # fmt: skip
+    warmed = 0  # eager steps run before the first capture
+
     figures: list[Path] = []
     steps_per_epoch = math.ceil(n / config.batch_size)
     step = state.step if state is not None else 0  # not len(metrics): metrics.jsonl may be lost
@@ -231,16 +269,25 @@ def train(
             range(steps_per_epoch), desc=f"{config.kind} epoch {epoch}/{config.epochs}",
             disable=not progress, leave=False,
         )  # fmt: skip
+        captured = False  # captured again each epoch: the learning rate is a constant of a graph
         for i in bar:
             idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
-            x = images[idx].unsqueeze(1).float() / 255  # (B, 1, 28, 28) in [0, 1]
-            loss = loss_of(model, config, x, labels[idx], generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if graph is not None and idx.shape[0] == config.batch_size:
+                if warmed < WARMUP_STEPS:
+                    (loss,) = graph.warm_up([idx])
+                    warmed += 1
+                else:
+                    if not captured:
+                        graph.capture()
+                        captured = True
+                    loss = graph(idx)
+            else:
+                x = images[idx].unsqueeze(1).float() / 255  # (B, 1, 28, 28) in [0, 1]
+                x = x.contiguous(memory_format=layout)
+                loss = eager_step(batch_loss_of, optimizer, x, labels[idx])
             if ema is not None:
                 ema.update_parameters(model)
-            pending.append(loss.detach())
+            pending.append(loss)
             if len(pending) == CHECK_EVERY or i == steps_per_epoch - 1:
                 values = torch.stack(pending).tolist()
                 pending.clear()
@@ -297,6 +344,17 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(epoch)
     return TrainResult(run_dir=run, losses=[float(m["loss"]) for m in metrics], figures=figures)
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each parameter's saved moments its memory layout (channels_last on the fast path): a
+    checkpoint stores them contiguous, and a fused update pairs elements by memory position."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            slots = optimizer.state.get(p, {})
+            for key, value in slots.items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape:
+                    slots[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def _read_metrics(path: Path) -> list[dict[str, float | int]]:

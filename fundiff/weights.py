@@ -52,8 +52,15 @@ def load_trained_model(
 def export_weights(checkpoint: str | Path, out: str | Path) -> int:
     """Write a run's model weights alone (EMA if kept) as fp16 safetensors, config in the metadata.
 
+    Args:
+        checkpoint: a ``checkpoint.safetensors`` written by ``fundiff train``.
+        out: the ``.safetensors`` file to write (atomically).
+
     Returns:
         The number of values written.
+
+    Raises:
+        fundiff.checkpoint.CheckpointError: unreadable, corrupted or mismatched checkpoint.
     """
     from safetensors.torch import save_file
 
@@ -80,6 +87,13 @@ def load_exported_model(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[TrainConfig, nn.Module]:
     """Load weights written by ``export_weights`` (as float32), in eval mode.
+
+    Args:
+        path: a weights file written by ``export_weights``.
+        device: where to put the model.
+
+    Returns:
+        The model's config and the model.
 
     Raises:
         fundiff.checkpoint.CheckpointError: unreadable file, or weights that do not fit.
@@ -119,7 +133,15 @@ def load_exported_model(
 def load_model_file(
     path: str | Path, device: torch.device | str = "cpu", *, use_ema: bool = True
 ) -> tuple[TrainConfig, nn.Module]:
-    """A model from either kind of file: a training checkpoint or exported weights (the shipped files).
+    """A model from either kind of file: a training checkpoint or exported weights.
+
+    Args:
+        path: a training checkpoint, or exported weights (as the package ships).
+        device: where to put the model.
+        use_ema: for a checkpoint, use the weight average when the run kept one.
+
+    Returns:
+        The model's config and the model, in eval mode.
 
     Raises:
         fundiff.checkpoint.CheckpointError: the checkpoint's error if the file is neither.

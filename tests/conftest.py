@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Real MNIST lives in `shared/data` beside the repository clone (see shared/data/README.md).
 _MNIST_SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -104,3 +107,49 @@ def labels(classifier, x) -> list[int]:  # noqa: ANN001
 
     with torch.no_grad():
         return classifier(((x + 1) / 2).clamp(0, 1)).argmax(1).tolist()
+
+
+@pytest.fixture(scope="session")
+def solved_notebook(
+    mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """``name`` -> the solution notebook ``name`` run in FAST mode on the MNIST backend, errors kept as
+    outputs. Each is run once a session: the course tests and the documentation site share it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = tmp_path_factory.mktemp("solved")
+    done: dict[str, Path] = {}
+
+    def solved(name: str) -> Path:
+        if name not in done:
+            nb = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+            scratch = folder / f"{name}-cwd"
+            scratch.mkdir()
+            with pytest.MonkeyPatch.context() as mp:  # what the kernel sees
+                mp.setenv("FUNDIFF_FAST", "1")
+                mp.setenv("FUNDIFF_DATA", str(mnist_dir))
+                mp.setenv("FUNDIFF_BACKEND", "mnist")
+                NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                               resources={"metadata": {"path": str(scratch)}}).execute()  # fmt: skip
+            nbformat.write(nb, folder / f"{name}.ipynb")
+            done[name] = folder / f"{name}.ipynb"
+        return done[name]
+
+    return solved
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``fundiff demo`` on the MNIST backend on the CPU, as a newcomer runs it (no MNIST folder
+    anywhere); the demo tests and the documentation site share it."""
+    from fundiff.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    out = root / "site"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FUNDIFF_DATA", str(root / "no-mnist-here"))
+        mp.setenv("HOME", str(root))  # hides ~/.cache/fundiff/data
+        index = run_demo(out, device="cpu", progress=False)
+    assert index == out / "index.html"
+    return out

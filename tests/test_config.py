@@ -87,11 +87,14 @@ def test_dict_round_trip() -> None:
     ema=st.none() | st.floats(0.0, 0.9999),
     schedule=st.none() | st.sampled_from(LR_SCHEDULES),
     seed=st.integers(0, 2**31 - 1),
+    fast=st.none() | st.booleans(),
 )
-def test_train_command_trains_the_config(kind, epochs, hidden, lr, ema, schedule, seed) -> None:
+def test_train_command_trains_the_config(
+    kind, epochs, hidden, lr, ema, schedule, seed, fast
+) -> None:
     """Does the command that train_command prints, parsed by the CLI, give back the config?"""
     config = recipe(kind, epochs=epochs, hidden=hidden, lr=lr, ema_decay=ema, lr_schedule=schedule,
-                    seed=seed)  # fmt: skip
+                    seed=seed, fast=fast)  # fmt: skip
     words = shlex.split(train_command(config))
     assert words[:3] == ["fundiff", "train", kind]
     args = build_parser().parse_args(words[1:])

@@ -56,19 +56,6 @@ class _Page(HTMLParser):
             self._caption = None
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One demo, on the MNIST backend on the CPU, as a newcomer runs it: no MNIST folder anywhere."""
-    root = tmp_path_factory.mktemp("demo")
-    out = root / "site"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FUNDIFF_DATA", str(root / "no-mnist-here"))
-        mp.setenv("HOME", str(root))  # hides ~/.cache/fundiff/data
-        index = run_demo(out, device="cpu", progress=False)
-    assert index == out / "index.html"
-    return out
-
-
 def _page(out: Path) -> _Page:
     page = _Page()
     page.feed((out / "index.html").read_text())

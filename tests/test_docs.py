@@ -7,6 +7,7 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -46,14 +47,59 @@ def test_every_public_function_and_class_has_a_docstring() -> None:
     assert _public_without_docstring() == []
 
 
+def _public_functions() -> list[tuple[str, ast.FunctionDef]]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "checks" in path.parts:
+                continue
+            tree = ast.parse(path.read_text())
+            for node in tree.body:
+                members = (
+                    node.body
+                    if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+                    else [node]
+                )
+                found += [(f"{path.relative_to(ROOT)}: {m.name}", m) for m in members
+                          if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")]  # fmt: skip
+    return found
+
+
+def _undocumented_arguments(node: ast.FunctionDef) -> list[str]:
+    """The parameters of ``node`` that its docstring's Google-style ``Args:`` section does not name."""
+    params = [a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]]
+    params += [f"*{a.arg}" for a in (node.args.vararg,) if a] + [
+        f"**{a.arg}" for a in (node.args.kwarg,) if a
+    ]
+    params = [p for p in params if p not in ("self", "cls")]
+    doc = ast.get_docstring(node) or ""
+    if not params:
+        return []
+    if "\nArgs:\n" not in doc:
+        return params
+    section = doc.split("\nArgs:\n", 1)[1].split("\n\n", 1)[0]
+    named = {line.strip().split(":", 1)[0].split(" (", 1)[0] for line in section.splitlines()
+             if line.startswith("    ") and not line.startswith("     ")}  # fmt: skip
+    return [p for p in params if p not in named]
+
+
+def test_every_public_function_documents_its_arguments_google_style() -> None:
+    missing = [f"{where}: {', '.join(args)}" for where, node in _public_functions()
+               if (args := _undocumented_arguments(node))]  # fmt: skip
+    assert missing == []
+
+
 @pytest.fixture(scope="module")
-def site(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built with warnings as errors (the gallery and notebooks are generated on the first build)."""
+def site(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory, demo: Path,
+         solved_notebook: Callable[[str], Path]) -> Path:  # fmt: skip
+    """The site, built with warnings as errors, from the demo and solved notebooks the other tests made."""
     if os.environ.get("FUNDIFF_DOCS_BUILT"):  # a site built already (with -W), to check it alone
         return Path(os.environ["FUNDIFF_DOCS_BUILT"])
     out = tmp_path_factory.mktemp("site")
+    solved = {solved_notebook(name).parent for name in ("part_a", "part_b")}
     env = {"FUNDIFF_DATA": str(mnist_dir), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-           "HOME": str(Path.home())}  # fmt: skip
+           "HOME": str(Path.home()), "FUNDIFF_DOCS_DEMO": str(demo), "FUNDIFF_DOCS_SOLVED": str(solved.pop()),
+           "FUNDIFF_DOCS_FRESH": "1"}  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
                            str(ROOT / "docs"), str(out)], capture_output=True, text=True, env=env, timeout=1500)  # fmt: skip
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]

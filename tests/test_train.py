@@ -444,3 +444,30 @@ def test_a_given_model_and_loss_are_the_ones_trained(tmp_path: Path, mnist_dir: 
     assert built == ["denoiser"] and len(calls) == steps == len(result.losses)
     assert result.figures == [] and not list((tmp_path / "run").glob("denoised_*.png"))
     assert result.losses[-1] < result.losses[0]
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+def test_the_fast_path_resumes_bit_for_bit_on_the_cpu(tmp_path: Path, mnist_dir: Path) -> None:
+    """With --fast (bfloat16 autocast, channels_last, fused Adam), does a resumed run end where a whole one ends?"""
+    config = tiny("flow-class", epochs=2, lr_schedule="exponential", sample_epochs=(), fast=True)
+    whole = run_tiny(config, tmp_path / "whole", mnist_dir)
+    part = tmp_path / "part"
+    with pytest.raises(StopAfter):
+        run_tiny(config, part, mnist_dir, on_epoch_end=stop_after(1))
+    resumed = train(None, part, resume=True, device="cpu", data_dir=mnist_dir, progress=False)
+    assert_same_checkpoint(whole.run_dir / CHECKPOINT, part / CHECKPOINT)
+    assert resumed.losses == whole.losses
+
+
+def test_the_fast_path_computes_the_plain_loss_to_bfloat16_precision(
+    tmp_path: Path, mnist_dir: Path
+) -> None:
+    """Is the first step's loss (same weights, same draws) the plain path's, to bfloat16's precision?"""
+    plain = run_tiny(tiny("flow-class", epochs=1, sample_epochs=()), tmp_path / "plain", mnist_dir)
+    fast = run_tiny(
+        tiny("flow-class", epochs=1, sample_epochs=(), fast=True), tmp_path / "fast", mnist_dir
+    )
+    assert fast.losses[0] == pytest.approx(plain.losses[0], rel=2e-2)
+    assert fast.losses[0] != plain.losses[0]  # the arithmetic did change

@@ -10,6 +10,11 @@ Running them takes minutes; a build reuses what an earlier build generated from
 the same sources (keyed by a hash of fundiff, the notebooks and this file).
 Set ``FUNDIFF_DOCS_FRESH=1`` to regenerate. MNIST is found as the notebooks find
 it (``FUNDIFF_DATA``, or torchvision's download folder).
+
+Where they were run already from these sources (the test suite runs both), name
+them instead of running them again: ``FUNDIFF_DOCS_DEMO=DIR`` (a folder ``fundiff
+demo`` wrote) and ``FUNDIFF_DOCS_SOLVED=DIR`` (``part_a.ipynb`` and
+``part_b.ipynb``, the solution notebooks executed with ``FUNDIFF_FAST=1``).
 """
 
 from __future__ import annotations
@@ -36,11 +41,15 @@ def _digest() -> str:
     return h.hexdigest()[:16]
 
 
-def gallery(out: Path) -> str:
-    """Run the demo into ``out/demo`` and return the gallery page's markdown."""
+def gallery(out: Path, ran: Path | None = None) -> str:
+    """Run the demo into ``out/demo`` (or copy the folder an earlier run wrote, ``ran``) and return the
+    gallery page's markdown."""
     from fundiff.demo import run_demo
 
-    run_demo(out / "demo", progress=False)
+    if ran is None:
+        run_demo(out / "demo", progress=False)
+    else:
+        shutil.copytree(ran, out / "demo")
     entries = json.loads((out / "demo" / "entries.json").read_text())
     lines = ["# Demo gallery", "",
              "Every figure of `fundiff demo`, drawn when this site was built (MNIST backend, CPU). "
@@ -55,13 +64,29 @@ def gallery(out: Path) -> str:
     return "\n".join(lines)
 
 
-def rendered(name: str, scratch: Path) -> object:
-    """The released notebook ``name`` carrying the outputs of its solution notebook, run in FAST mode."""
+def rendered(name: str, scratch: Path, solved: Path | None = None) -> object:
+    """The released notebook ``name`` carrying the outputs of its solution notebook, run in FAST mode
+    (or read from ``solved``, that notebook run already)."""
+    import nbformat
+
+    release = nbformat.read(ROOT / "course" / name / f"{name}.ipynb", as_version=4)
+    solution = nbformat.read(solved, as_version=4) if solved else solve(name, scratch)
+    strip_widgets(solution)
+    stubs = {cell.id: cell.source for cell in release.cells}
+    for cell in solution.cells:
+        if cell.id in stubs:
+            cell.source = stubs[cell.id]  # graded cells as released; hidden checks gone
+        if cell.get("cell_type") == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = []  # the checks' output names the hidden checks
+    return solution
+
+
+def solve(name: str, scratch: Path) -> object:
+    """The solution notebook ``name``, run in FAST mode on the MNIST backend in ``scratch``."""
     import nbformat
     from nbclient import NotebookClient
 
     solution = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
-    release = nbformat.read(ROOT / "course" / name / f"{name}.ipynb", as_version=4)
     env = {"FUNDIFF_FAST": "1", "FUNDIFF_BACKEND": "mnist"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -75,13 +100,6 @@ def rendered(name: str, scratch: Path) -> object:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    strip_widgets(solution)
-    stubs = {cell.id: cell.source for cell in release.cells}
-    for cell in solution.cells:
-        if cell.id in stubs:
-            cell.source = stubs[cell.id]  # graded cells as released; hidden checks gone
-        if cell.get("cell_type") == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            cell.outputs = []  # the checks' output names the hidden checks
     return solution
 
 
@@ -94,20 +112,81 @@ def strip_widgets(nb: object) -> None:
             output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
 
 
+def performance() -> str:
+    """The benchmark tables, read from the JSON results ``benchmarks/`` keeps (nothing re-measured)."""
+    bench = ROOT / "benchmarks"
+    train = json.loads((bench / "results_fast_path_training_h100.json").read_text())
+    sample = json.loads((bench / "results_fast_path_sampling_h100.json").read_text())
+    grade = json.loads((bench / "results_grade_h100.json").read_text())
+    grade_cpu = json.loads((bench / "results_grade_cpu.json").read_text())
+
+    def where(r: dict) -> str:
+        return f"{r['card']}, torch {r['torch']}, {r['date']}"
+
+    plain = train["training"]["plain"]
+    lines = ["# Performance", "",
+             "Every figure below is read from a JSON file that a script in `benchmarks/` printed "
+             "(see `benchmarks/README.md`); a ratio counts only as measured in one run on one card.", "",
+             "## Training flow-class: the plain recipe and `--fast`", "",
+             f"`python benchmarks/fast_path.py --parts training` on {where(train)}. Quality: "
+             "`fundiff evaluate` (1,000 samples per digit, 50 Euler steps); *same quality* means at most "
+             "one point less accuracy and at most 10% more Fréchet distance at both guidances.", "",
+             "| run | seconds | speed-up | accuracy (g=5) | FD (g=5) | accuracy (g=1) | FD (g=1) | same quality |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for row in [plain, *train["training"]["fast"]]:
+        q5, q1 = row["quality"]["5.0"], row["quality"]["1.0"]
+        lines.append(f"| `{row['command']}` | {row['seconds']:.1f} | {row.get('speedup', 1.0):.2f} | "
+                     f"{q5['classifier_accuracy']:.2%} | {q5['frechet_distance']:.1f} | "
+                     f"{q1['classifier_accuracy']:.2%} | {q1['frechet_distance']:.1f} | "
+                     f"{row.get('same_quality', '(baseline)')} |")  # fmt: skip
+    s = sample["sampling"]
+    lines += ["", "## Guided sampling: the plain loop and the fast sampler", "",
+              f"`python benchmarks/fast_path.py --parts sampling` on {where(sample)}: {s['digits']:,} digits "
+              f"at guidance {s['guidance']:g} from the shipped flow-class model, one seed. The plain loop: "
+              f"{s['plain']['steps']} Euler steps, two float32 passes each, {s['plain']['seconds']:.1f} s. "
+              f"Its own 150-step samples differ from its 300-step ones by "
+              f"{s['plain_150_vs_300']['mean_abs_pixel']:.4f} on average. Tolerance: "
+              f"{s['tolerance']['mean_abs_pixel']:g} mean absolute pixel difference, "
+              f"{s['tolerance']['classifier_agreement']:.0%} of digits read alike.", "",
+              "| solver | steps | dtype | seconds | speed-up | mean pixel difference | same digit | within tolerance |",
+              "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for r in s["fast"]:
+        d = r["distance_to_plain_300"]
+        lines.append(f"| {r['solver']} | {r['steps']} | {r['dtype'].removeprefix('torch.')} | {r['seconds']:.2f} | "
+                     f"{r['speedup']:.2f} | {d['mean_abs_pixel']:.4f} | {d['classifier_agreement']:.2%} | "
+                     f"{r['within_tolerance']} |")  # fmt: skip
+    lines += ["", "## Grading one submission", "",
+              "`python benchmarks/grade.py`: `fundiff-grade` on each solution notebook, end to end, "
+              "median of three runs; a setting is a device and the CPU cores the grader is pinned to.", "",
+              "| machine | setting | Part A (s) | Part B (s) |", "| --- | --- | ---: | ---: |"]  # fmt: skip
+    for result, card in ((grade_cpu, grade_cpu["card"]), (grade, grade["card"])):
+        for setting, parts in result["runs"].items():
+            lines.append(f"| {card}, torch {result['torch']} | {setting} | "
+                         f"{parts['part_a']['median_seconds']} | {parts['part_b']['median_seconds']} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def generate(app: Sphinx) -> None:
     """Write ``_generated/`` under the documentation's source folder, unless it is current."""
     import nbformat
 
     out = Path(app.srcdir) / "_generated"
+    out.mkdir(exist_ok=True)
+    (out / "performance.md").write_text(performance())  # cheap: rewritten on every build
     stamp = out / "STAMP"
     key = _digest()
     if stamp.is_file() and stamp.read_text() == key and not os.environ.get("FUNDIFF_DOCS_FRESH"):
         return
-    shutil.rmtree(out, ignore_errors=True)
+    for stale in ("notebooks", "demo"):
+        shutil.rmtree(out / stale, ignore_errors=True)
     (out / "notebooks").mkdir(parents=True)
-    (out / "gallery.md").write_text(gallery(out))
+    demo, solved = (os.environ.get(f"FUNDIFF_DOCS_{k}") for k in ("DEMO", "SOLVED"))
+    (out / "gallery.md").write_text(gallery(out, Path(demo) if demo else None))
     for name in ASSIGNMENTS:
-        nbformat.write(rendered(name, out / "scratch" / name), out / "notebooks" / f"{name}.ipynb")
+        notebook = rendered(
+            name, out / "scratch" / name, Path(solved) / f"{name}.ipynb" if solved else None
+        )
+        nbformat.write(notebook, out / "notebooks" / f"{name}.ipynb")
     shutil.rmtree(out / "scratch", ignore_errors=True)
     stamp.write_text(key)
 

@@ -58,11 +58,28 @@ class Backend(Protocol):
     def encode(self, prompt: str) -> torch.Tensor:
         """The conditioning of ``prompt``; "" is the unconditional prompt.
 
+        Args:
+            prompt: the text prompt, one of ``prompts`` where that is not None.
+
+        Returns:
+            The conditioning tensor ``predict`` takes, with batch size 1: (1, 10) one-hot
+            for MNIST, (1, 77, D) T5 embeddings for DeepFloyd IF.
+
         Raises:
             ValueError: for a prompt the backend does not know, naming the known ones.
         """
         ...
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:
-        """Predict the noise in ``x_t`` (B, C, H, W) at timestep ``t`` under ``cond``."""
+        """Predict the noise in ``x_t`` (B, C, H, W) at timestep ``t`` under ``cond``.
+
+        Args:
+            x_t: noisy images, shape (B, C, H, W) with (C, H, W) = ``image_shape``.
+            t: the timestep, an int in [0, T).
+            cond: conditioning from ``encode``, batch size 1 (shared) or B.
+
+        Returns:
+            The noise estimate (and, for ``learned_range``, the variance values), each of
+            shape (B, C, H, W).
+        """
         ...

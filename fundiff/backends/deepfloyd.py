@@ -61,6 +61,12 @@ def local_folder(source: str | os.PathLike[str]) -> Path | None:
     """The local folder ``source`` names, or None if it is a hub id ("owner/name").
 
     A Path, an existing path, or a string that cannot be a hub id is a folder.
+
+    Args:
+        source: a local folder or a hub id.
+
+    Returns:
+        The folder (with ``~`` expanded), or None for a hub id.
     """
     if isinstance(source, os.PathLike):
         return Path(source).expanduser()
@@ -69,7 +75,14 @@ def local_folder(source: str | os.PathLike[str]) -> Path | None:
 
 
 def variant_preference(dtype: torch.dtype) -> tuple[str | None, ...]:
-    """Weight-file variants to look for, best first: the fp16 files for float16, else the full ones."""
+    """Weight-file variants to look for, best first: the fp16 files for float16, else the full ones.
+
+    Args:
+        dtype: the dtype the weights are loaded in.
+
+    Returns:
+        ``("fp16", None)`` for float16, else ``(None, "fp16")``; None names the plain files.
+    """
     return ("fp16", None) if dtype == torch.float16 else (None, "fp16")
 
 
@@ -347,6 +360,12 @@ class DeepFloydBackend:
 
     def encode(self, prompt: str) -> torch.Tensor:
         """The T5 embedding of ``prompt``, shape (1, 77, D), on ``device`` in ``dtype``.
+
+        Args:
+            prompt: a prompt of the embeddings; "" is the unconditional one.
+
+        Returns:
+            The embedding, shape (1, 77, D) (D = 4096 for IF's T5).
 
         Raises:
             ValueError: ``prompt`` is not in the embeddings; the message says how to add it.

@@ -94,7 +94,17 @@ class MNISTBackend:
         self.alphas_cumprod = cosine_alphas_cumprod(NUM_STEPS).to(self.device)
 
     def encode(self, prompt: str) -> torch.Tensor:
-        """One-hot (1, 10) for "0".."9"; zeros for ""."""
+        """One-hot (1, 10) for "0".."9"; zeros for "".
+
+        Args:
+            prompt: a digit "0" to "9", or "" for the unconditional prompt.
+
+        Returns:
+            The class vector, shape (1, num_classes), on ``device``.
+
+        Raises:
+            ValueError: ``prompt`` is not a digit or "".
+        """
         if prompt not in PROMPTS:
             raise ValueError(
                 f"the MNIST backend knows the prompts '0' to '9' and '' (unconditional), not {prompt!r}"
@@ -106,7 +116,16 @@ class MNISTBackend:
 
     @torch.no_grad()
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:
-        """Noise estimate for ``x_t`` (B, 1, 28, 28) at timestep ``t`` under class vectors ``cond`` (1 or B, 10)."""
+        """Noise estimate for ``x_t`` at timestep ``t`` under class vectors ``cond``.
+
+        Args:
+            x_t: noisy images, shape (B, 1, 28, 28).
+            t: the timestep, an int in [0, 1000); the network sees t / 1000.
+            cond: class vectors from ``encode``, shape (1, 10) (shared) or (B, 10).
+
+        Returns:
+            The noise estimate, shape (B, 1, 28, 28); no variance (``fixed_small``).
+        """
         b = x_t.shape[0]
         c = cond.expand(b, -1) if cond.shape[0] == 1 else cond
         tt = torch.full((b,), t / NUM_STEPS, device=x_t.device, dtype=x_t.dtype)
@@ -136,18 +155,42 @@ class ExportedNetwork(nn.Module):
         self.num_classes = num_classes
 
     def train(self, mode: bool = True) -> ExportedNetwork:  # noqa: ARG002 (fixed in eval mode)
-        """Nothing to switch: the program is fixed in eval mode."""
+        """Nothing to switch: the program is fixed in eval mode.
+
+        Args:
+            mode: ignored.
+
+        Returns:
+            This module, unchanged.
+        """
         return self
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Noise estimate for x (B, 1, 28, 28), t (B,) in [0, 1], c (B, 10)."""
+        """Noise estimate for x (B, 1, 28, 28), t (B,) in [0, 1], c (B, 10).
+
+        Args:
+            x: noisy images, shape (B, 1, 28, 28).
+            t: timesteps divided by 1000, shape (B,), in [0, 1].
+            c: class vectors (one-hot, or zeros for unconditional), shape (B, 10).
+
+        Returns:
+            The noise estimate, shape (B, 1, 28, 28).
+        """
         return self.net(x, t, c)
 
 
 def load_exported_network(
     path: str | os.PathLike[str], device: torch.device | str = "cpu"
 ) -> ExportedNetwork:
-    """Load a program written by ``export_network``, moved to ``device`` (its constants and device checks too)."""
+    """Load an ``export_network`` program, moved to ``device`` (constants and device checks too).
+
+    Args:
+        path: the ``.pt2`` file.
+        device: where the program runs.
+
+    Returns:
+        The program as a module, called as ``model(x, t, c)``.
+    """
     program = torch.export.load(str(path))
     if torch.device(device).type != "cpu":
         from torch.export.passes import move_to_device_pass
@@ -157,7 +200,13 @@ def load_exported_network(
 
 
 def export_network(model: nn.Module, path: str | os.PathLike[str]) -> None:
-    """Save ``model`` (called as ``model(x, t, c)``) as a ``torch.export`` program with a free batch size."""
+    """Save ``model`` as a ``torch.export`` program with a free batch size.
+
+    Args:
+        model: the network, called as ``model(x, t, c)`` with x (B, 1, 28, 28), t (B,) and
+            c (B, 10); it is put in eval mode on the CPU.
+        path: the ``.pt2`` file to write.
+    """
     batch = torch.export.Dim("batch", min=1, max=65536)
     example = (torch.randn(2, 1, 28, 28), torch.rand(2), torch.zeros(2, 10))
     program = torch.export.export(

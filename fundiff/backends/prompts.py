@@ -317,10 +317,16 @@ def load_prompt_embeds(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def embed_prompts_main(argv: Sequence[str] | None = None) -> int:
-    """``fundiff embed-prompts``: embed prompts with T5 into a ``.pth`` file; returns the exit status.
+    """``fundiff embed-prompts``: embed prompts with T5 into a ``.pth`` file.
 
     Bad input (a missing prompts file, an unwritable --out, unavailable weights)
     ends in one line on stderr and status 2.
+
+    Args:
+        argv: the command-line arguments after ``embed-prompts``; None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success (or ``--help``), 2 on bad input.
     """
     from fundiff.backends.deepfloyd import WeightsUnavailable
     from fundiff.cli import EXIT_USAGE, OneLineParser

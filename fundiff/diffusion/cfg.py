@@ -22,7 +22,15 @@ DEFAULT_GUIDANCE = 7.0
 
 
 def conditional(backend: Backend, cond: torch.Tensor) -> Predictor:
-    """The backend's estimate under one conditioning, no guidance."""
+    """The backend's estimate under one conditioning, no guidance.
+
+    Args:
+        backend: the model.
+        cond: conditioning from ``backend.encode``, batch 1 (shared) or B.
+
+    Returns:
+        A predictor ``(x_t (B, C, H, W), t) -> Prediction``.
+    """
     return lambda x, t: backend.predict(x, t, cond)
 
 
@@ -55,7 +63,17 @@ def guided_prediction(
 def guided(
     backend: Backend, cond: torch.Tensor, uncond: torch.Tensor, scale: float = DEFAULT_GUIDANCE
 ) -> Predictor:
-    """The classifier-free-guided predictor for one prompt."""
+    """The classifier-free-guided predictor for one prompt.
+
+    Args:
+        backend: the model.
+        cond: conditioning for the prompt, batch 1 or B.
+        uncond: conditioning for "", batch 1 or B.
+        scale: guidance scale; 1 is ``cond`` alone, 0 is ``uncond`` alone.
+
+    Returns:
+        A predictor ``(x_t (B, C, H, W), t) -> Prediction`` that calls ``guided_prediction``.
+    """
     return lambda x, t: guided_prediction(backend, x, t, cond, uncond, scale)
 
 

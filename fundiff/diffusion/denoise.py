@@ -51,7 +51,17 @@ def blur_denoise(x_t: torch.Tensor, kernel_size: int = 5, sigma: float = 2.0) ->
 
 
 def estimate_x0(x_t: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor) -> torch.Tensor:
-    """Invert the forward process: ``(x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``, shape of ``x_t``."""
+    """Invert the forward process: ``(x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``.
+
+    Args:
+        x_t: noisy images, shape (B, C, H, W).
+        eps: the noise estimate, shape (B, C, H, W).
+        abar_t: abar at the timestep of ``x_t``, a 0-d tensor (or one that broadcasts
+            against ``x_t``).
+
+    Returns:
+        The estimate of x_0, shape (B, C, H, W).
+    """
     abar_t = abar_t.to(x_t.dtype)
     return (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
 
@@ -59,7 +69,17 @@ def estimate_x0(x_t: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor) -> t
 def posterior_mean(
     x_t: torch.Tensor, x0_hat: torch.Tensor, abar_t: torch.Tensor, abar_prev: torch.Tensor
 ) -> torch.Tensor:
-    """Mean of q(x_t' | x_t, x0_hat) for a strided step t -> t', shape of ``x_t``."""
+    """Mean of q(x_t' | x_t, x0_hat) for a strided step t -> t', shape of ``x_t``.
+
+    Args:
+        x_t: current images, shape (B, C, H, W).
+        x0_hat: the estimate of x_0, shape (B, C, H, W).
+        abar_t: abar at t, a 0-d tensor.
+        abar_prev: abar at t' < t, a 0-d tensor.
+
+    Returns:
+        The posterior mean, shape (B, C, H, W).
+    """
     abar_t, abar_prev = abar_t.to(x_t.dtype), abar_prev.to(x_t.dtype)
     alpha = abar_t / abar_prev
     beta = 1 - alpha
@@ -69,7 +89,15 @@ def posterior_mean(
 
 
 def posterior_log_variance(abar_t: torch.Tensor, abar_prev: torch.Tensor) -> torch.Tensor:
-    """log beta_tilde, the log-variance of q(x_t' | x_t, x_0), clamped at 1e-20 before the log."""
+    """log beta_tilde, the log-variance of q(x_t' | x_t, x_0), clamped at 1e-20 before the log.
+
+    Args:
+        abar_t: abar at t, a 0-d tensor.
+        abar_prev: abar at t' < t, a 0-d tensor.
+
+    Returns:
+        log beta_tilde, a 0-d tensor for 0-d arguments.
+    """
     beta = 1 - abar_t / abar_prev
     return ((1 - abar_prev) / (1 - abar_t) * beta).clamp(min=MIN_VARIANCE).log()
 
@@ -77,7 +105,16 @@ def posterior_log_variance(abar_t: torch.Tensor, abar_prev: torch.Tensor) -> tor
 def learned_range_log_variance(
     v: torch.Tensor, abar_t: torch.Tensor, abar_prev: torch.Tensor
 ) -> torch.Tensor:
-    """Log-variance from the model's values v in [-1, 1]: v=-1 gives beta_tilde, v=1 gives beta_t."""
+    """Log-variance from the model's values v in [-1, 1]: v=-1 gives beta_tilde, v=1 gives beta_t.
+
+    Args:
+        v: the model's variance values in [-1, 1], shape (B, C, H, W).
+        abar_t: abar at t, a 0-d tensor.
+        abar_prev: abar at t' < t, a 0-d tensor.
+
+    Returns:
+        The log-variance, shape (B, C, H, W), in ``v``'s dtype.
+    """
     beta = (1 - abar_t / abar_prev).to(v.dtype)
     frac = (v + 1) / 2
     return frac * beta.log() + (1 - frac) * posterior_log_variance(abar_t, abar_prev).to(v.dtype)
@@ -164,7 +201,18 @@ def iterative_denoise(
 
 
 def check_i_start(i_start: int, timesteps: Sequence[int]) -> int:
-    """Return ``i_start`` if it indexes ``timesteps`` (all but the last), else ValueError naming the range."""
+    """Return ``i_start`` if it indexes ``timesteps`` (all but the last), else raise ValueError.
+
+    Args:
+        i_start: the index to check.
+        timesteps: the strided timesteps.
+
+    Returns:
+        ``i_start``, an int in [0, len(timesteps) - 2].
+
+    Raises:
+        ValueError: ``i_start`` is not an int in that range; the message names the range.
+    """
     if (
         not isinstance(i_start, int)
         or isinstance(i_start, bool)
@@ -191,8 +239,14 @@ def sample(
     """Draw images from pure noise: iterative denoising from ``timesteps[0]``.
 
     Args:
-        shape: (B, C, H, W).
-        (others as ``iterative_denoise``)
+        predictor: the noise estimator, conditioning bound, as for ``iterative_denoise``.
+        shape: (B, C, H, W) of the images to draw.
+        timesteps: strictly decreasing timesteps, e.g. ``strided_timesteps()``.
+        alphas_cumprod: (T,) schedule.
+        variance_type: the backend's.
+        generator: source of the initial noise and of the noise added at each step.
+        device: where the initial noise is drawn.
+        progress: show a tqdm bar.
 
     Returns:
         Images in about [-1, 1], shape ``shape``.

@@ -36,7 +36,25 @@ def sdedit(
     *,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Project ``image`` (B, C, H, W) in [-1, 1] back onto the image manifold from ``timesteps[i_start]``."""
+    """Project ``image`` back onto the image manifold from ``timesteps[i_start]``.
+
+    Args:
+        predictor: the noise estimator, conditioning bound (usually guided).
+        image: the images to edit, shape (B, C, H, W), in [-1, 1].
+        i_start: index into ``timesteps`` of the noise level to start from; small: much
+            noise, a new image; large: close to ``image``.
+        timesteps: strictly decreasing timesteps, e.g. ``strided_timesteps()``.
+        alphas_cumprod: (T,) schedule.
+        variance_type: the backend's.
+        generator: source of the forward noise and of the noise added at each step.
+        progress: show a tqdm bar.
+
+    Returns:
+        The edited images, shape (B, C, H, W), at ``timesteps[-1]`` (clean when that is 0).
+
+    Raises:
+        ValueError: ``i_start`` does not index ``timesteps`` (all but the last).
+    """
     check_i_start(i_start, timesteps)
     x_t = forward(image, timesteps[i_start], alphas_cumprod, generator)
     return iterative_denoise(
@@ -91,7 +109,20 @@ def inpaint(
 
 
 def check_mask(mask: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """Return ``mask`` as a float tensor broadcastable to ``image``, or raise ValueError saying why not."""
+    """Return ``mask`` as a float tensor broadcastable to ``image``, or raise ValueError.
+
+    Args:
+        mask: 1 where new content goes, 0 where the original stays; shape (H, W),
+            (1, 1, H, W), (B, 1, H, W) or that of ``image``.
+        image: the images, shape (B, C, H, W).
+
+    Returns:
+        The mask in ``image``'s dtype and on its device; an (H, W) mask as (1, 1, H, W).
+
+    Raises:
+        ValueError: the mask's size differs from the image's or does not broadcast to it;
+            the message says why.
+    """
     h, w = image.shape[-2:]
     if mask.shape[-2:] != (h, w):
         raise ValueError(

@@ -11,7 +11,18 @@ import torch
 
 
 def check_timestep(t: int, alphas_cumprod: torch.Tensor) -> int:
-    """Return ``t`` if it indexes the schedule, else raise ValueError naming the range."""
+    """Return ``t`` if it indexes the schedule, else raise ValueError naming the range.
+
+    Args:
+        t: the timestep to check.
+        alphas_cumprod: (T,) schedule.
+
+    Returns:
+        ``t``, an int in [0, T).
+
+    Raises:
+        ValueError: ``t`` is not an int in [0, T).
+    """
     n = alphas_cumprod.shape[0]
     if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < n:
         raise ValueError(f"timestep must be an integer in [0, {n - 1}], got {t!r}")

@@ -107,14 +107,29 @@ def factorized(
 
 
 def hybrid_filter(size: int) -> tuple[int, float]:
-    """Gaussian kernel width and sigma for images of ``size`` pixels: 33 and 2 at 64, scaled."""
+    """Gaussian kernel width and sigma for images of ``size`` pixels: 33 and 2 at 64, scaled.
+
+    Args:
+        size: the image width in pixels.
+
+    Returns:
+        (kernel, sigma): an odd kernel width >= 3 and the standard deviation, both in pixels.
+    """
     sigma = HYBRID_SIGMA_64 * size / 64
     kernel = max(3, round(HYBRID_KERNEL_64 * size / 64) | 1)  # odd
     return kernel, sigma
 
 
 def frequency_split(size: int) -> tuple[Component, Component]:
-    """(low-pass, high-pass) for ``size``-pixel images; they sum to the identity."""
+    """(low-pass, high-pass) for ``size``-pixel images; they sum to the identity.
+
+    Args:
+        size: the image width in pixels; sets the Gaussian filter (``hybrid_filter``).
+
+    Returns:
+        Two maps of (B, C, H, W) tensors to tensors of the same shape: a Gaussian blur
+        and the image minus that blur.
+    """
     kernel, sigma = hybrid_filter(size)
 
     def low(x: torch.Tensor) -> torch.Tensor:
@@ -139,6 +154,17 @@ def hybrid(
     uncond: torch.Tensor,
     scale: float = DEFAULT_GUIDANCE,
 ) -> Predictor:
-    """Hybrid image: ``lowpass(eps(prompt_low)) + highpass(eps(prompt_high))``."""
+    """Hybrid image: ``lowpass(eps(prompt_low)) + highpass(eps(prompt_high))``.
+
+    Args:
+        backend: the model; its image width sets the filter (``frequency_split``).
+        cond_low: conditioning of the prompt seen from afar (low frequencies).
+        cond_high: conditioning of the prompt seen up close (high frequencies).
+        uncond: the "" conditioning.
+        scale: guidance scale of each estimate.
+
+    Returns:
+        A predictor ``(x_t (B, C, H, W), t) -> Prediction``.
+    """
     low, high = frequency_split(backend.image_shape[-1])
     return factorized(backend, [cond_low, cond_high], [low, high], uncond, scale)

@@ -80,7 +80,17 @@ def permutation_view(perm: torch.Tensor, name: str = "permute") -> View:
 
 
 def get_view(name: str) -> View:
-    """The named view; ValueError listing the names for an unknown one."""
+    """The named view; ValueError listing the names for an unknown one.
+
+    Args:
+        name: a key of ``VIEWS``: identity, flip, rotate90, rotate180, transpose or negate.
+
+    Returns:
+        The view.
+
+    Raises:
+        ValueError: an unknown name; the message lists the known ones.
+    """
     if name not in VIEWS:
         raise ValueError(f"unknown view {name!r}; choose from {', '.join(VIEWS)}")
     return VIEWS[name]

@@ -115,5 +115,12 @@ class FCBlock(nn.Sequential):
 
 
 def as_feature_map(v: torch.Tensor) -> torch.Tensor:
-    """View a (B, C) embedding as (B, C, 1, 1), to broadcast over a feature map."""
+    """View a (B, C) embedding as (B, C, 1, 1), to broadcast over a feature map.
+
+    Args:
+        v: the embedding, shape (B, C).
+
+    Returns:
+        A view of ``v``, shape (B, C, 1, 1).
+    """
     return v[:, :, None, None]

@@ -34,11 +34,25 @@ class MNISTClassifier(nn.Module):
         self.head = nn.Linear(feature_dim, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations, (B, feature_dim)."""
+        """Penultimate activations, (B, feature_dim).
+
+        Args:
+            x: digits in [0, 1], shape (B, 1, 28, 28).
+
+        Returns:
+            The features, shape (B, feature_dim).
+        """
         return self.embed(self.stages(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits, (B, num_classes)."""
+        """Logits, (B, num_classes).
+
+        Args:
+            x: digits in [0, 1], shape (B, 1, 28, 28).
+
+        Returns:
+            The logits, shape (B, num_classes).
+        """
         return self.head(self.features(x))
 
 
@@ -46,7 +60,19 @@ class MNISTClassifier(nn.Module):
 def accuracy(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
 ) -> float:
-    """Fraction of ``images`` (N, 1, 28, 28) in [0, 1] classified as ``labels`` (N,)."""
+    """Fraction of ``images`` (N, 1, 28, 28) in [0, 1] classified as ``labels`` (N,).
+
+    The model is evaluated in eval mode and left in the mode it was in.
+
+    Args:
+        model: the classifier, mapping (B, 1, 28, 28) to logits (B, num_classes).
+        images: digits in [0, 1], shape (N, 1, 28, 28), on the model's device.
+        labels: the true digits, shape (N,), on the model's device.
+        batch_size: images per forward pass.
+
+    Returns:
+        The accuracy in [0, 1].
+    """
     was_training = model.training
     model.eval()
     correct = 0

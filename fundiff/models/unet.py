@@ -64,8 +64,11 @@ class UNetTrunk(nn.Module):
 
         Args:
             x: images, shape (B, C, 28, 28).
-            scale1, shift1: (B, 2D) applied to the Unflatten output as ``h * scale + shift``.
-            scale2, shift2: (B, D) applied to the first UpBlock output likewise.
+            scale1: (B, 2D), multiplies the Unflatten output h as ``h * scale1 + shift1``;
+                None: no scale.
+            shift1: (B, 2D), added to the Unflatten output; None: no shift.
+            scale2: (B, D), multiplies the first UpBlock output likewise; None: no scale.
+            shift2: (B, D), added to the first UpBlock output; None: no shift.
 
         Returns:
             (B, C, 28, 28).
@@ -100,7 +103,14 @@ class UnconditionalUNet(nn.Module):
         self.trunk = UNetTrunk(in_channels, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoise ``x`` of shape (B, C, 28, 28)."""
+        """Denoise ``x`` of shape (B, C, 28, 28).
+
+        Args:
+            x: noisy images (or pure noise), shape (B, C, 28, 28).
+
+        Returns:
+            The denoised images, shape (B, C, 28, 28).
+        """
         return self.trunk(x)
 
 

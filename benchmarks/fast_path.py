@@ -1,0 +1,232 @@
+"""Benchmark: the fast path beside the plain recipe and the plain sampling loop, on one card, in one run.
+
+Training. ``fundiff.train.train`` runs the write-up's flow-class recipe as the
+plain trainer does it (float32, batch 64, Adam 1e-2, ExponentialLR, 10 epochs),
+then the fast path (``--fast``: the same recipe with bfloat16 autocast,
+channels_last, fused Adam and CUDA-graph steps), each from seed 0 into a fresh run directory, sample
+grids off, timed from the call to its return (data loading and every epoch's
+checkpoint included). Both are then judged alike by ``fundiff.evaluate``: the
+shipped classifier's accuracy and the Fréchet distance of its features to the
+MNIST test digits, at guidance 5 and 1, 1,000 samples per digit, 50 Euler steps
+of the plain sampler. The fast run has the same quality when its accuracy is at
+most one point lower and its distance at most 10% higher at both guidances.
+
+Sampling. From one generator seed, 10,000 digits (1,000 per class) at guidance 5
+from the shipped flow-class model (``fundiff/assets/mnist_flow_class.safetensors``): the plain loop (``sample_class_conditional``, 300
+Euler steps, two float32 passes per step) and the fast sampler
+(``fundiff.fast_sampling``: Heun, one batched bfloat16 pass per evaluation).
+Reported: seconds of each (CUDA synchronised), the speed-up, and the distance of
+the fast samples (float32 and bfloat16) from the plain loop's: mean and largest
+pixel difference and how often the classifier reads the same digit, beside the
+plain loop's own discretisation error (its 150-step samples against its 300-step
+ones). The fast samples are "the same within tolerance" when they differ by at
+most 1% of the pixel range on average and the classifier reads the same digit in
+at least 99% of them (``TOLERANCE``).
+
+Prints one JSON object with the card, the torch version and the date; nothing
+here asserts a time.
+
+    python benchmarks/fast_path.py --device cuda --data-dir DIR [--parts training sampling]
+        [--fast-variants 256:0.01:10 ...] [--fast-steps 16 24 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.machine import machine  # noqa: E402
+from fundiff.assets import asset_path  # noqa: E402
+from fundiff.config import recipe, train_command  # noqa: E402
+from fundiff.evaluate import evaluate  # noqa: E402
+from fundiff.fast_sampling import sample_class_conditional_fast  # noqa: E402
+from fundiff.metrics import shipped_classifier  # noqa: E402
+from fundiff.sampling import sample_class_conditional  # noqa: E402
+from fundiff.train import resolve_device, train  # noqa: E402
+from fundiff.weights import load_model_file  # noqa: E402
+
+GUIDANCES = (5.0, 1.0)
+# the same samples: under 1% of the pixel range apart on average, and read as the same digit
+TOLERANCE = {"mean_abs_pixel": 0.01, "classifier_agreement": 0.99}
+
+
+def timed(fn: Any, device: torch.device) -> tuple[float, Any]:
+    """Seconds ``fn()`` took (CUDA synchronised before and after), and what it returned."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start, out
+
+
+def train_and_judge(config: Any, root: Path, name: str, device: torch.device, data_dir: Any,
+                    per_class: int) -> dict[str, Any]:  # fmt: skip
+    """Train ``config`` into ``root/name``, timed, then evaluate its checkpoint."""
+    run = root / name
+    seconds, result = timed(
+        lambda: train(config, run, device=device, data_dir=data_dir, progress=False), device
+    )
+    report = evaluate(run / "checkpoint.safetensors", guidances=GUIDANCES, per_class=per_class,
+                      steps=50, seed=0, device=device, data_dir=data_dir)  # fmt: skip
+    return {
+        "command": train_command(config),
+        "seconds": round(seconds, 2),
+        "steps": len(result.losses),
+        "final_loss": round(result.losses[-1], 5),
+        "quality": {
+            str(r["guidance"]): {
+                "classifier_accuracy": r["classifier_accuracy"],
+                "frechet_distance": r["frechet_distance"],
+            }
+            for r in report["results"]
+        },
+        "frechet_floor": report["frechet_floor_train_vs_test"],
+    }
+
+
+def same_quality(fast: dict[str, Any], plain: dict[str, Any]) -> bool:
+    """At every guidance: accuracy at most one point lower, Fréchet distance at most 10% higher."""
+    return all(
+        fast["quality"][g]["classifier_accuracy"] >= plain["quality"][g]["classifier_accuracy"] - 0.01
+        and fast["quality"][g]["frechet_distance"] <= 1.1 * plain["quality"][g]["frechet_distance"]
+        for g in plain["quality"]
+    )  # fmt: skip
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, classifier: torch.nn.Module) -> dict[str, float]:
+    """How far two sample sets of the same noise are: pixel differences and classifier agreement."""
+    diff = (a - b).abs()
+    read_a = classifier(a.clamp(0, 1)).argmax(1)
+    read_b = classifier(b.clamp(0, 1)).argmax(1)
+    return {
+        "mean_abs_pixel": round(diff.mean().item(), 5),
+        "max_abs_pixel": round(diff.max().item(), 4),
+        "classifier_agreement": round((read_a == read_b).float().mean().item(), 4),
+    }
+
+
+def sampling(
+    model: torch.nn.Module, device: torch.device, count: int, fast_steps: list[int]
+) -> dict:
+    """The plain loop (300 and 150 Euler steps) and the fast sampler at each of ``fast_steps``,
+    in float32 and in bfloat16."""
+    labels = torch.arange(10, device=device).repeat_interleave(count // 10)
+    classifier = shipped_classifier(device)
+
+    def plain(steps: int) -> torch.Tensor:
+        return sample_class_conditional(
+            model, labels, steps, 5.0, torch.Generator(device).manual_seed(0)
+        )
+
+    warm = torch.Generator(device).manual_seed(1)
+    (
+        plain(2),
+        sample_class_conditional_fast(model, labels, 2, 5.0, warm),
+    )  # first-call set-up, untimed
+    plain_seconds, reference = timed(lambda: plain(300), device)
+    _, coarse = timed(lambda: plain(150), device)
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        for steps in fast_steps:
+            seconds, fast = timed(lambda s=steps, d=dtype: sample_class_conditional_fast(
+                model, labels, s, 5.0, torch.Generator(device).manual_seed(0), dtype=d), device)  # fmt: skip
+            away = distance(fast, reference, classifier)
+            rows.append({"solver": "heun", "steps": steps, "evaluations": 2 * steps, "dtype": str(dtype),
+                         "seconds": round(seconds, 3), "speedup": round(plain_seconds / seconds, 2),
+                         "distance_to_plain_300": away, "within_tolerance": within(away)})  # fmt: skip
+    return {
+        "digits": count,
+        "guidance": 5.0,
+        "tolerance": TOLERANCE,
+        "plain": {
+            "solver": "euler",
+            "steps": 300,
+            "passes_per_step": 2,
+            "dtype": "float32",
+            "seconds": round(plain_seconds, 3),
+        },  # fmt: skip
+        "plain_150_vs_300": distance(coarse, reference, classifier),
+        "fast": rows,
+    }
+
+
+def within(away: dict[str, float]) -> bool:
+    """Whether samples are the plain loop's within ``TOLERANCE``."""
+    return (away["mean_abs_pixel"] <= TOLERANCE["mean_abs_pixel"]
+            and away["classifier_agreement"] >= TOLERANCE["classifier_agreement"])  # fmt: skip
+
+
+def variant(text: str) -> dict[str, Any]:
+    """``BATCH:LR:EPOCHS[:EMA]`` -> recipe overrides."""
+    try:
+        batch, lr, epochs, *ema = text.split(":")
+        return {"batch_size": int(batch), "lr": float(lr), "epochs": int(epochs),
+                "ema_decay": float(ema[0]) if ema else 0.0}  # fmt: skip
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give BATCH:LR:EPOCHS[:EMA], e.g. 256:0.01:10:0.999"
+        ) from None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--fast-variants", nargs="*", type=variant, default=None,
+                   help="fast runs to train as BATCH:LR:EPOCHS[:EMA] (default: the recipe's)")  # fmt: skip
+    p.add_argument("--per-class", type=int, default=1000, help="evaluation samples per digit")
+    p.add_argument("--sample-count", type=int, default=10000)
+    p.add_argument("--fast-steps", type=int, nargs="+", default=[16, 24, 32])
+    p.add_argument("--limit", type=int, default=None, help="first N training images (quick checks)")
+    p.add_argument("--epochs", type=int, default=None, help="plain recipe's epochs (default 10)")
+    p.add_argument(
+        "--parts", nargs="+", choices=("training", "sampling"), default=["training", "sampling"]
+    )
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    plain_config = recipe(
+        "flow-class", sample_epochs=(), seed=0, limit=args.limit, epochs=args.epochs
+    )
+    fast_configs = (
+        [recipe("flow-class", fast=True, sample_epochs=(), seed=0, limit=args.limit)]
+        if args.fast_variants is None
+        else [recipe("flow-class", fast=True, sample_epochs=(), seed=0, limit=args.limit, **overrides)
+              for overrides in args.fast_variants]
+    )  # fmt: skip
+    report: dict[str, Any] = {**machine(device.type), "date": dt.date.today().isoformat()}
+    if "training" in args.parts:
+        with tempfile.TemporaryDirectory() as scratch:
+            root = Path(scratch)
+            plain = train_and_judge(
+                plain_config, root, "plain", device, args.data_dir, args.per_class
+            )
+            fast = []
+            for i, config in enumerate(fast_configs):
+                row = train_and_judge(
+                    config, root, f"fast{i}", device, args.data_dir, args.per_class
+                )
+                row["speedup"] = round(plain["seconds"] / row["seconds"], 2)
+                row["same_quality"] = same_quality(row, plain)
+                fast.append(row)
+                print(json.dumps(row), file=sys.stderr)
+            report["training"] = {"plain": plain, "fast": fast}
+    if "sampling" in args.parts:
+        _, model = load_model_file(asset_path("mnist_flow_class.safetensors"), device)
+        report["sampling"] = sampling(model.eval(), device, args.sample_count, args.fast_steps)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
