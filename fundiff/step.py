@@ -25,6 +25,23 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(images (B, 1, 28, 28) in [0, 1], labels (B,)) -> scalar loss; draws its noise itself."""
 
 
+def gather(images: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor,
+           layout: torch.memory_format = torch.contiguous_format) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One batch from the resident training set.
+
+    Args:
+        images: the training images, uint8, shape (N, 28, 28).
+        labels: their labels, shape (N,).
+        idx: the batch's indices, shape (B,).
+        layout: memory format of the returned images.
+
+    Returns:
+        Images in [0, 1], shape (B, 1, 28, 28), and their labels, shape (B,).
+    """
+    x = images[idx].unsqueeze(1).float() / 255
+    return x.contiguous(memory_format=layout), labels[idx]
+
+
 def eager_step(loss_of: Loss, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                labels: torch.Tensor) -> torch.Tensor:  # fmt: skip
     """One step run op by op.
@@ -74,9 +91,9 @@ class GraphedStep:
         self.loss: torch.Tensor | None = None
 
     def _body(self) -> torch.Tensor:
-        x = self.images[self.index].unsqueeze(1).float() / 255
-        return eager_step(self.loss_of, self.optimizer, x.contiguous(memory_format=self.layout),
-                          self.labels[self.index])  # fmt: skip
+        return eager_step(
+            self.loss_of, self.optimizer, *gather(self.images, self.labels, self.index, self.layout)
+        )
 
     def warm_up(self, indices: list[torch.Tensor]) -> list[torch.Tensor]:
         """Run real steps eagerly on a side stream, as capture requires (libraries and state set up).

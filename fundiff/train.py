@@ -42,7 +42,7 @@ from fundiff.atomic import remove_stale_temporaries, write_json, write_text
 from fundiff.config import TrainConfig
 from fundiff.data import load_mnist
 from fundiff.figures import epoch_figures, start_figures
-from fundiff.step import GraphedStep, eager_step
+from fundiff.step import GraphedStep, eager_step, gather
 from fundiff.tasks import batch_loss, build_model
 from fundiff.viz import save_loss_curve
 
@@ -282,9 +282,7 @@ def train(
                         captured = True
                     loss = graph(idx)
             else:
-                x = images[idx].unsqueeze(1).float() / 255  # (B, 1, 28, 28) in [0, 1]
-                x = x.contiguous(memory_format=layout)
-                loss = eager_step(batch_loss_of, optimizer, x, labels[idx])
+                loss = eager_step(batch_loss_of, optimizer, *gather(images, labels, idx, layout))
             if ema is not None:
                 ema.update_parameters(model)
             pending.append(loss)
