@@ -95,24 +95,23 @@ class GraphedStep:
             self.loss_of, self.optimizer, *gather(self.images, self.labels, self.index, self.layout)
         )
 
-    def warm_up(self, indices: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Run real steps eagerly on a side stream, as capture requires (libraries and state set up).
+    def warm_up(self, idx: torch.Tensor) -> torch.Tensor:
+        """Run one real step eagerly on a side stream, as capture requires (libraries and state set up).
 
         Args:
-            indices: the batches' indices into the images, each of shape (batch,).
+            idx: the batch's indices into the images, shape (batch,).
 
         Returns:
-            Their losses, detached scalars.
+            Its loss, a detached scalar.
         """
-        side = torch.cuda.Stream(self.index.device)
-        side.wait_stream(torch.cuda.current_stream(self.index.device))
-        losses = []
+        device = self.index.device
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):
-            for idx in indices:
-                self.index.copy_(idx)
-                losses.append(self._body())
-        torch.cuda.current_stream(self.index.device).wait_stream(side)
-        return losses
+            self.index.copy_(idx)
+            loss = self._body()
+        torch.cuda.current_stream(device).wait_stream(side)
+        return loss
 
     def capture(self) -> None:
         """Record the step with the optimiser's current learning rate (again after it changes)."""

@@ -274,7 +274,7 @@ def train(
             idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
             if graph is not None and idx.shape[0] == config.batch_size:
                 if warmed < WARMUP_STEPS:
-                    (loss,) = graph.warm_up([idx])
+                    loss = graph.warm_up(idx)
                     warmed += 1
                 else:
                     if not captured:

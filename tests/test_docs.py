@@ -19,27 +19,32 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fundiff", "autograder")
 
 
+def _modules() -> list[tuple[Path, ast.Module]]:
+    """Every module of the documented packages (the hidden checks aside), parsed."""
+    return [(path.relative_to(ROOT), ast.parse(path.read_text()))
+            for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+            if "checks" not in path.parts]  # fmt: skip
+
+
+def _public(nodes: list[ast.stmt]) -> list[ast.FunctionDef | ast.ClassDef]:
+    return [
+        n
+        for n in nodes
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")
+    ]
+
+
 def _public_without_docstring() -> list[str]:
     missing = []
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "checks" in path.parts:
-                continue
-            tree = ast.parse(path.read_text())
-            where = path.relative_to(ROOT)
-            if not ast.get_docstring(tree):
-                missing.append(f"{where}: the module")
-            for node in tree.body:
-                if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name.startswith(
-                    "_"
-                ):
-                    continue
-                if not ast.get_docstring(node):
-                    missing.append(f"{where}: {node.name}")
-                if isinstance(node, ast.ClassDef):
-                    missing += [f"{where}: {node.name}.{m.name}" for m in node.body
-                                if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")
-                                and not ast.get_docstring(m)]  # fmt: skip
+    for where, tree in _modules():
+        if not ast.get_docstring(tree):
+            missing.append(f"{where}: the module")
+        for node in _public(tree.body):
+            if not ast.get_docstring(node):
+                missing.append(f"{where}: {node.name}")
+            if isinstance(node, ast.ClassDef):
+                missing += [f"{where}: {node.name}.{m.name}" for m in _public(node.body)
+                            if isinstance(m, ast.FunctionDef) and not ast.get_docstring(m)]  # fmt: skip
     return missing
 
 
@@ -49,19 +54,14 @@ def test_every_public_function_and_class_has_a_docstring() -> None:
 
 def _public_functions() -> list[tuple[str, ast.FunctionDef]]:
     found = []
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "checks" in path.parts:
-                continue
-            tree = ast.parse(path.read_text())
-            for node in tree.body:
-                members = (
-                    node.body
-                    if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
-                    else [node]
-                )
-                found += [(f"{path.relative_to(ROOT)}: {m.name}", m) for m in members
-                          if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")]  # fmt: skip
+    for where, tree in _modules():
+        for node in _public(tree.body):
+            members = node.body if isinstance(node, ast.ClassDef) else [node]
+            found += [
+                (f"{where}: {m.name}", m)
+                for m in _public(members)
+                if isinstance(m, ast.FunctionDef)
+            ]
     return found
 
 
