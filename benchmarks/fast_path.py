@@ -8,8 +8,16 @@ grids off, timed from the call to its return (data loading and every epoch's
 checkpoint included). Both are then judged alike by ``fundiff.evaluate``: the
 shipped classifier's accuracy and the Fréchet distance of its features to the
 MNIST test digits, at guidance 5 and 1, 1,000 samples per digit, 50 Euler steps
-of the plain sampler. The fast run has the same quality when its accuracy is at
-most one point lower and its distance at most 10% higher at both guidances.
+of the plain sampler. Before anything is timed, each path trains 1,000 images
+once, untimed, so that neither pays the process's one-time CUDA set-up.
+``QUALITY_RULE`` says when a fast run has the same quality.
+
+Steps (``--parts steps``). The fast path's cost per optimiser step at batches of
+64 to 512: the second of two full epochs, timed from the trainer's epoch-end
+callback, divided by its steps. A straight line through the two largest batches
+splits a step into a fixed cost (kernel launches, which do not grow with the
+batch) and a cost per image (the arithmetic); the cost per image times the
+recipe's 600,000 images is the least time ten epochs can take on the card.
 
 Sampling. From one generator seed, 10,000 digits (1,000 per class) at guidance 5
 from the shipped flow-class model (``fundiff/assets/mnist_flow_class.safetensors``): the plain loop (``sample_class_conditional``, 300
@@ -26,13 +34,14 @@ at least 99% of them (``TOLERANCE``).
 Prints one JSON object with the card, the torch version and the date; nothing
 here asserts a time.
 
-    python benchmarks/fast_path.py --device cuda --data-dir DIR [--parts training sampling]
+    python benchmarks/fast_path.py --device cuda --data-dir DIR [--parts training steps sampling]
         [--fast-variants 256:0.01:10 ...] [--fast-steps 16 24 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -96,13 +105,61 @@ def train_and_judge(config: Any, root: Path, name: str, device: torch.device, da
     }
 
 
+QUALITY_RULE = (
+    "the demo's two quality targets, held against the plain run: classifier accuracy at "
+    "guidance 5 at most one point lower, and Fréchet distance at guidance 1 no higher. The "
+    "distance at guidance 5 and the accuracy at guidance 1 are reported, not judged: guided "
+    "digits are prototypes, so their distance to the test digits grows as a model learns "
+    "to draw them."
+)
+
+
 def same_quality(fast: dict[str, Any], plain: dict[str, Any]) -> bool:
-    """At every guidance: accuracy at most one point lower, Fréchet distance at most 10% higher."""
-    return all(
-        fast["quality"][g]["classifier_accuracy"] >= plain["quality"][g]["classifier_accuracy"] - 0.01
-        and fast["quality"][g]["frechet_distance"] <= 1.1 * plain["quality"][g]["frechet_distance"]
-        for g in plain["quality"]
-    )  # fmt: skip
+    """Whether a fast run meets ``QUALITY_RULE`` against the plain run."""
+    return (
+        fast["quality"]["5.0"]["classifier_accuracy"]
+        >= plain["quality"]["5.0"]["classifier_accuracy"] - 0.01
+        and fast["quality"]["1.0"]["frechet_distance"]
+        <= plain["quality"]["1.0"]["frechet_distance"]
+    )
+
+
+def warm_up(config: Any, root: Path, device: torch.device, data_dir: Any) -> None:
+    """Train ``config`` on 1,000 images, untimed: the process's one-time CUDA set-up."""
+    small = dataclasses.replace(config, limit=1000, epochs=1, sample_epochs=())
+    train(small, root / f"warm-{len(list(root.iterdir()))}", device=device, data_dir=data_dir,
+          progress=False)  # fmt: skip
+
+
+def epoch_ends(config: Any, run: Path, device: torch.device, data_dir: Any) -> list[float]:
+    """Seconds from the start of training ``config`` to the end of each epoch."""
+    ends: list[float] = []
+    start = time.perf_counter()
+    train(config, run, device=device, data_dir=data_dir, progress=False,
+          on_epoch_end=lambda _: ends.append(time.perf_counter() - start))  # fmt: skip
+    return ends
+
+
+def step_costs(device: torch.device, data_dir: Any, batches: list[int],
+               limit: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """The fast path's seconds per step at each batch size, and the compute floor of ten epochs."""
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for batch in batches:
+            config = recipe("flow-class", fast=True, batch_size=batch, epochs=2, sample_epochs=(),
+                            limit=limit)  # fmt: skip
+            ends = epoch_ends(config, Path(scratch) / str(batch), device, data_dir)
+            steps = -(-(limit or 60000) // batch)
+            rows.append({"batch": batch, "epoch_seconds": round(ends[1] - ends[0], 3),
+                         "ms_per_step": round((ends[1] - ends[0]) / steps * 1e3, 3)})  # fmt: skip
+    (b1, t1), (b2, t2) = [(r["batch"], r["ms_per_step"]) for r in rows[-2:]]
+    per_image_us = (t2 - t1) / (b2 - b1) * 1e3
+    return {
+        "rows": rows,
+        "fixed_ms_per_step": round(t1 - per_image_us * b1 / 1e3, 3),
+        "us_per_image": round(per_image_us, 2),
+        "ten_epoch_floor_seconds": round(per_image_us * 600_000 / 1e6, 2),
+    }
 
 
 def distance(a: torch.Tensor, b: torch.Tensor, classifier: torch.nn.Module) -> dict[str, float]:
@@ -192,8 +249,12 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None, help="first N training images (quick checks)")
     p.add_argument("--epochs", type=int, default=None, help="plain recipe's epochs (default 10)")
     p.add_argument(
-        "--parts", nargs="+", choices=("training", "sampling"), default=["training", "sampling"]
+        "--parts",
+        nargs="+",
+        choices=("training", "steps", "sampling"),
+        default=["training", "steps", "sampling"],
     )
+    p.add_argument("--step-batches", type=int, nargs="+", default=[64, 128, 256, 512])
     args = p.parse_args()
     device = resolve_device(args.device)
     plain_config = recipe(
@@ -205,10 +266,13 @@ def main() -> None:
         else [recipe("flow-class", fast=True, sample_epochs=(), seed=0, limit=args.limit, **overrides)
               for overrides in args.fast_variants]
     )  # fmt: skip
-    report: dict[str, Any] = {**machine(device.type), "date": dt.date.today().isoformat()}
+    report: dict[str, Any] = {**machine(device.type), "date": dt.date.today().isoformat(),
+                              "invocation": " ".join(["python", *sys.argv])}  # fmt: skip
     if "training" in args.parts:
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
+            for config in (plain_config, *fast_configs):
+                warm_up(config, root, device, args.data_dir)
             plain = train_and_judge(
                 plain_config, root, "plain", device, args.data_dir, args.per_class
             )
@@ -221,7 +285,9 @@ def main() -> None:
                 row["same_quality"] = same_quality(row, plain)
                 fast.append(row)
                 print(json.dumps(row), file=sys.stderr)
-            report["training"] = {"plain": plain, "fast": fast}
+            report["training"] = {"quality_rule": QUALITY_RULE, "plain": plain, "fast": fast}
+    if "steps" in args.parts:
+        report["steps"] = step_costs(device, args.data_dir, args.step_batches, args.limit)
     if "sampling" in args.parts:
         _, model = load_model_file(asset_path("mnist_flow_class.safetensors"), device)
         report["sampling"] = sampling(model.eval(), device, args.sample_count, args.fast_steps)

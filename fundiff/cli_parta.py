@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from fundiff.cli import UsageError, add_common, finite_float, positive_int
-from fundiff.parta import TASKS
+from fundiff.sections import TASKS
 
 
 def add_part_a_parser(sub: argparse._SubParsersAction) -> None:

@@ -22,11 +22,9 @@ from fundiff.diffusion.illusions import anagram, factorized, frequency_split, gr
 from fundiff.diffusion.views import get_view
 from fundiff.images import load_image, shipped_digits
 from fundiff.schedules import strided_timesteps
+from fundiff.sections import TASKS
 from fundiff.viz import save_table
 
-TASKS: tuple[str, ...] = (
-    "part0", "forward", "blur", "one-step", "iterative", "sample", "cfg", "sdedit", "inpaint", "img2img", "anagram", "hybrid",
-)  # fmt: skip
 NOISE_LEVELS: tuple[int, ...] = (250, 500, 750)
 PART0_STEPS: tuple[int, ...] = (20, 50, 100)
 PART0_SEED = 101

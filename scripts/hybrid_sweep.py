@@ -6,7 +6,7 @@ on the image itself, "far" on the image shrunk to 10 px and enlarged back
 (antialiased), which is what distance does to it. One grid per setting (rows:
 hybrid, then its far view, for each pair) goes to ``--out``.
 
-    python scripts/hybrid_sweep.py --sigmas 0.875 1.25 1.75 2.5 --scales 7:7 3:7 --out DIR
+    python scripts/hybrid_sweep.py --sigmas 0.875 1.25 1.75 2.5 --scales 7:7 3:7 --out DIR [--weights W]
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def main() -> None:
     p.add_argument("--scales", nargs="+", default=["7:7", "3:7"], help="LOW:HIGH guidance pairs")
     p.add_argument("--seeds", type=int, default=8, help="hybrids per pair (one batch, one seed)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--weights", type=Path, default=None, help="backend weights (default: shipped)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    backend, classifier = load_mnist_backend(), shipped_classifier()
+    backend, classifier = load_mnist_backend(args.weights), shipped_classifier()
     uncond = backend.encode("")
     results = []
     for sigma in args.sigmas:

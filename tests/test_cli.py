@@ -138,6 +138,16 @@ def test_train_help_lists_every_kind(capsys: pytest.CaptureFixture[str]) -> None
         assert kind in out
 
 
+def test_the_parser_is_built_without_importing_torch(tmp_path: Path) -> None:
+    """Do `fundiff --help` and every usage error come without importing torch (seconds on 2 cores)?"""
+    code = "import sys; from fundiff.cli import build_parser; build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'matplotlib', 'numpy')))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 # --------------------------------------------------------------------------- usage errors
 
 

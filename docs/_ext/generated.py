@@ -128,9 +128,8 @@ def performance() -> str:
              "Every figure below is read from a JSON file that a script in `benchmarks/` printed "
              "(see `benchmarks/README.md`); a ratio counts only as measured in one run on one card.", "",
              "## Training flow-class: the plain recipe and `--fast`", "",
-             f"`python benchmarks/fast_path.py --parts training` on {where(train)}. Quality: "
-             "`fundiff evaluate` (1,000 samples per digit, 50 Euler steps); *same quality* means at most "
-             "one point less accuracy and at most 10% more Fréchet distance at both guidances.", "",
+             f"`{train['invocation']}` on {where(train)}. Quality: `fundiff evaluate` (1,000 samples "
+             f"per digit, 50 Euler steps); *same quality* means {train['training']['quality_rule']}", "",
              "| run | seconds | speed-up | accuracy (g=5) | FD (g=5) | accuracy (g=1) | FD (g=1) | same quality |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
     for row in [plain, *train["training"]["fast"]]:
@@ -139,6 +138,16 @@ def performance() -> str:
                      f"{q5['classifier_accuracy']:.2%} | {q5['frechet_distance']:.1f} | "
                      f"{q1['classifier_accuracy']:.2%} | {q1['frechet_distance']:.1f} | "
                      f"{row.get('same_quality', '(baseline)')} |")  # fmt: skip
+    steps = train["steps"]
+    lines += ["", "Cost of one `--fast` step by batch size (the second of two epochs, divided by its "
+              f"steps), same run. Through the two largest batches: {steps['fixed_ms_per_step']:.1f} ms "
+              f"fixed per step and {steps['us_per_image']:.1f} µs per image, so ten epochs of the "
+              f"recipe's images take at least {steps['ten_epoch_floor_seconds']:.1f} s of arithmetic.",
+              "", "| batch | seconds per epoch | ms per step |", "| ---: | ---: | ---: |"]  # fmt: skip
+    lines += [
+        f"| {r['batch']} | {r['epoch_seconds']:.2f} | {r['ms_per_step']:.2f} |"
+        for r in steps["rows"]
+    ]
     s = sample["sampling"]
     lines += ["", "## Guided sampling: the plain loop and the fast sampler", "",
               f"`python benchmarks/fast_path.py --parts sampling` on {where(sample)}: {s['digits']:,} digits "
