@@ -107,7 +107,8 @@ def evaluate(
         and date.
 
     Raises:
-        EvaluationError: the checkpoint holds a model that does not generate digits.
+        EvaluationError: the checkpoint holds a model that does not generate digits, or its
+            samples are not finite.
     """
     device = torch.device(device)
     config, model = load_model_file(checkpoint, device)
@@ -128,6 +129,12 @@ def evaluate(
     results = []
     for g in guidances if config.kind != "flow-time" else [1.0]:
         images = draw(config, model, labels, g, steps, torch.Generator(device).manual_seed(seed))
+        if not torch.isfinite(images).all():
+            at = f" at guidance {g:g}" if config.kind != "flow-time" else ""
+            raise EvaluationError(
+                f"{checkpoint}: its samples{at} are not finite (NaN or infinite); the model is "
+                "untrained or has diverged, so evaluate a later checkpoint"
+            )
         entry: dict[str, Any] = {
             "guidance": g if config.kind != "flow-time" else None,
             "frechet_distance": round(

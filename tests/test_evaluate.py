@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fundiff import checkpoint
 from fundiff.cli import main
 from fundiff.config import recipe
 from fundiff.evaluate import EvaluationError, evaluate
@@ -65,6 +66,25 @@ def test_a_model_that_does_not_generate_is_refused(runs, mnist_dir: Path, capsys
         main(["evaluate", "--checkpoint", str(runs["denoiser"]), "--data-dir", str(mnist_dir)]) == 2
     )
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_model_whose_samples_are_not_finite_is_refused_by_name(
+    runs, mnist_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """Does a model that draws NaN (a weight turned NaN) end in one line naming the checkpoint and
+    the guidance, exit 2 at the CLI, instead of a Fréchet error about features?"""
+    state = checkpoint.load(runs["flow-class"])
+    name = next(k for k, v in state.model.items() if v.is_floating_point() and "weight" in k)
+    state.model[name].fill_(float("nan"))
+    broken = tmp_path / "broken.safetensors"
+    checkpoint.save(broken, state)
+    with pytest.raises(EvaluationError, match="guidance 5.*not finite"):
+        evaluate(broken, guidances=(5.0,), per_class=1, steps=2, data_dir=mnist_dir)
+    argv = ["evaluate", "--checkpoint", str(broken), "--per-class", "1", "--steps", "2",
+            "--data-dir", str(mnist_dir), "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(broken) in err[0]
 
 
 def test_cli_prints_and_writes_the_report(runs, mnist_dir: Path, tmp_path: Path, capsys) -> None:
