@@ -1,18 +1,27 @@
-"""The submission's view of fundiff: the student build, made once per fundiff version and cached."""
+"""The submission's view of fundiff: the student build, made once per fundiff version and cached.
+
+Each change to fundiff or the notebooks makes a new build (about 35 MB). A build
+is touched whenever a grader uses it, and builds that no grader has used for a
+day are removed when a new one is made, so the cache holds what is in use.
+"""
 
 from __future__ import annotations
 
 import ast
 import compileall
+import contextlib
 import functools
 import hashlib
+import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
+STALE_SECONDS = 24 * 3600  # a build unused this long is removed when another is made
 
 
 @functools.cache
@@ -54,7 +63,34 @@ def student_site(cache: Path | None = None) -> Path:
                 raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
+        remove_stale_sites(cache, keep=site)
+    with contextlib.suppress(OSError):  # a read-only cache is used as it is
+        os.utime(site)  # in use: a grader of this version is starting
     return site
+
+
+def remove_stale_sites(cache: Path, keep: Path, stale_seconds: float = STALE_SECONDS) -> list[Path]:
+    """Remove the student builds (and left-over partial ones) in ``cache`` unused for ``stale_seconds``.
+
+    Args:
+        cache: the folder of built sites.
+        keep: the site that stays whatever its age (the one just built).
+        stale_seconds: how long since a build was last used (its folder's modification
+            time, which ``student_site`` touches) before it is removed.
+
+    Returns:
+        The folders removed.
+    """
+    now, removed = time.time(), []
+    for other in cache.glob("student-*"):
+        try:
+            old = other != keep and other.is_dir() and now - other.stat().st_mtime > stale_seconds
+        except OSError:  # removed meanwhile by another grader
+            continue
+        if old:
+            shutil.rmtree(other, ignore_errors=True)
+            removed.append(other)
+    return removed
 
 
 def _grading_assets(folder: Path) -> None:
