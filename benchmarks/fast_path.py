@@ -16,8 +16,9 @@ Steps (``--parts steps``). The fast path's cost per optimiser step at batches of
 64 to 512: the second of two full epochs, timed from the trainer's epoch-end
 callback, divided by its steps. A straight line through the two largest batches
 splits a step into a fixed cost (kernel launches, which do not grow with the
-batch) and a cost per image (the arithmetic); the cost per image times the
-recipe's 600,000 images is the least time ten epochs can take on the card.
+batch) and a cost per image (the arithmetic); the cost per image times ten
+epochs of training images (600,000 for MNIST) is the least time the recipe's
+ten epochs can take on the card.
 
 Sampling. From one generator seed, 10,000 digits (1,000 per class) at guidance 5
 from the shipped flow-class model (``fundiff/assets/mnist_flow_class.safetensors``): the plain loop (``sample_class_conditional``, 300
@@ -57,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import machine  # noqa: E402
 from fundiff.assets import asset_path  # noqa: E402
 from fundiff.config import recipe, train_command  # noqa: E402
+from fundiff.data import load_mnist  # noqa: E402
 from fundiff.evaluate import evaluate  # noqa: E402
 from fundiff.fast_sampling import sample_class_conditional_fast  # noqa: E402
 from fundiff.metrics import shipped_classifier  # noqa: E402
@@ -124,20 +126,21 @@ def same_quality(fast: dict[str, Any], plain: dict[str, Any]) -> bool:
     )
 
 
-def warm_up(config: Any, root: Path, device: torch.device, data_dir: Any) -> None:
-    """Train ``config`` on 1,000 images, untimed: the process's one-time CUDA set-up."""
+def warm_up(config: Any, run: Path, device: torch.device, data_dir: Any) -> None:
+    """Train ``config`` on 1,000 images into ``run``, untimed: the process's one-time CUDA set-up."""
     small = dataclasses.replace(config, limit=1000, epochs=1, sample_epochs=())
-    train(small, root / f"warm-{len(list(root.iterdir()))}", device=device, data_dir=data_dir,
-          progress=False)  # fmt: skip
+    train(small, run, device=device, data_dir=data_dir, progress=False)
 
 
-def epoch_ends(config: Any, run: Path, device: torch.device, data_dir: Any) -> list[float]:
-    """Seconds from the start of training ``config`` to the end of each epoch."""
+def epoch_ends(
+    config: Any, run: Path, device: torch.device, data_dir: Any
+) -> tuple[list[float], int]:
+    """Seconds from the start of training ``config`` to the end of each epoch, and its step count."""
     ends: list[float] = []
     start = time.perf_counter()
-    train(config, run, device=device, data_dir=data_dir, progress=False,
-          on_epoch_end=lambda _: ends.append(time.perf_counter() - start))  # fmt: skip
-    return ends
+    result = train(config, run, device=device, data_dir=data_dir, progress=False,
+                   on_epoch_end=lambda _: ends.append(time.perf_counter() - start))  # fmt: skip
+    return ends, len(result.losses)
 
 
 def step_costs(device: torch.device, data_dir: Any, batches: list[int],
@@ -148,17 +151,18 @@ def step_costs(device: torch.device, data_dir: Any, batches: list[int],
         for batch in batches:
             config = recipe("flow-class", fast=True, batch_size=batch, epochs=2, sample_epochs=(),
                             limit=limit)  # fmt: skip
-            ends = epoch_ends(config, Path(scratch) / str(batch), device, data_dir)
-            steps = -(-(limit or 60000) // batch)
+            ends, steps = epoch_ends(config, Path(scratch) / str(batch), device, data_dir)
+            steps //= config.epochs
             rows.append({"batch": batch, "epoch_seconds": round(ends[1] - ends[0], 3),
                          "ms_per_step": round((ends[1] - ends[0]) / steps * 1e3, 3)})  # fmt: skip
     (b1, t1), (b2, t2) = [(r["batch"], r["ms_per_step"]) for r in rows[-2:]]
     per_image_us = (t2 - t1) / (b2 - b1) * 1e3
+    images = limit if limit is not None else load_mnist("train", data_dir)[1].shape[0]
     return {
         "rows": rows,
         "fixed_ms_per_step": round(t1 - per_image_us * b1 / 1e3, 3),
         "us_per_image": round(per_image_us, 2),
-        "ten_epoch_floor_seconds": round(per_image_us * 600_000 / 1e6, 2),
+        "ten_epoch_floor_seconds": round(per_image_us * 10 * images / 1e6, 2),
     }
 
 
@@ -271,8 +275,8 @@ def main() -> None:
     if "training" in args.parts:
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
-            for config in (plain_config, *fast_configs):
-                warm_up(config, root, device, args.data_dir)
+            for i, config in enumerate((plain_config, *fast_configs)):
+                warm_up(config, root / f"warm{i}", device, args.data_dir)
             plain = train_and_judge(
                 plain_config, root, "plain", device, args.data_dir, args.per_class
             )

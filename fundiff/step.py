@@ -78,13 +78,9 @@ class GraphedStep:
     def __init__(self, loss_of: Loss, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                  labels: torch.Tensor, batch: int, generator: torch.Generator,
                  layout: torch.memory_format = torch.contiguous_format) -> None:  # fmt: skip
-        self.loss_of, self.optimizer, self.generator, self.layout = (
-            loss_of,
-            optimizer,
-            generator,
-            layout,
-        )
+        self.loss_of, self.optimizer = loss_of, optimizer
         self.images, self.labels = images, labels
+        self.generator, self.layout = generator, layout
         self.index = torch.zeros(batch, dtype=torch.long, device=images.device)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.pool: object | None = None
