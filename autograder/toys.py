@@ -5,7 +5,13 @@ these with parameters (``Helper("toy_backend", (True,))``); the worker and the
 grading process each build it from the same parameters, so the submission and
 fundiff's reference see the same model. Every toy is cheap, deterministic and
 depends on all of its inputs, so a function that drops or mixes one up gives a
-different result.
+different result. Every toy works on any device, "meta" included (no values:
+the checks run each function once on "meta" to see where it makes tensors).
+
+``Helper("watched", (tensor,))`` hands a function a copy of ``tensor`` that
+refuses to be changed: an in-place operation on it, or on a view of it, raises
+``InputChanged`` naming the operation, so the answer says where the submission
+changed its caller's tensor.
 
 This module runs inside the worker: it imports only torch and the parts of
 fundiff that the student build leaves whole.
@@ -19,6 +25,102 @@ from typing import Any
 
 import torch
 from torch import nn
+
+
+class InputChanged(RuntimeError):
+    """A graded function changed, in place, a tensor it was handed."""
+
+
+_IN_PLACE_DUNDERS = frozenset({
+    "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__",
+    "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__", "__imatmul__",
+})  # fmt: skip
+_METADATA_ONLY = frozenset({"requires_grad_", "detach_", "share_memory_"})  # change no value
+_SPELLED = {"__setitem__": "x[...] = ...", "__iadd__": "+=", "__isub__": "-=", "__imul__": "*=",
+            "__itruediv__": "/=", "__ifloordiv__": "//=", "__ipow__": "**=", "__imatmul__": "@="}  # fmt: skip
+
+
+def _changes_in_place(name: str, kwargs: dict[str, Any]) -> bool:
+    """Whether the torch function ``name`` called with ``kwargs`` writes into its first argument."""
+    if name in _IN_PLACE_DUNDERS or kwargs.get("inplace") is True:
+        return True
+    return name.endswith("_") and not name.startswith("_") and name not in _METADATA_ONLY
+
+
+def _storage(t: torch.Tensor) -> int | None:
+    """An id of the memory ``t`` views (shared by a tensor and its views, on "meta" too)."""
+    try:
+        with torch._C.DisableTorchFunctionSubclass():
+            return t.untyped_storage()._cdata
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+class Watched(torch.Tensor):
+    """A tensor that refuses in-place changes to its values, and to those of its views.
+
+    Results that share its memory (views, ``detach()``, ``to()`` that copies nothing)
+    are ``Watched`` too; every other result is a plain tensor, so a function computes
+    on it as on any tensor.
+    """
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN206
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        written = [args[0]] if args and _changes_in_place(name, kwargs) else []
+        out = kwargs.get("out")
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        for target in written + outs:
+            if isinstance(target, Watched):
+                how = _SPELLED.get(name, f"{name}, inplace=True" if kwargs.get("inplace") else name)
+                how = f"{name}(..., out=...)" if any(target is o for o in outs) else how
+                raise InputChanged(
+                    f"it changed a tensor it was given, in place ({how}); the caller's "
+                    "tensors must stay as they were: compute a new tensor (x = x * a, not x *= a or "
+                    "x.mul_(a)), or change a copy (x = x.clone())"
+                )
+        flat = [a for arg in [*args, *kwargs.values()]
+                for a in (arg if isinstance(arg, (list, tuple)) else [arg])]  # fmt: skip
+        watched = {_storage(a) for a in flat if isinstance(a, Watched)} - {None}
+        with torch._C.DisableTorchFunctionSubclass():
+            result = func(*args, **kwargs)
+        return _rewatch(result, watched)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Saved (``torch.save``, pickle) as the plain tensor it is."""
+        with torch._C.DisableTorchFunctionSubclass():
+            plain = self.as_subclass(torch.Tensor)
+        return plain.__reduce_ex__(protocol)
+
+
+def _rewatch(value: Any, watched: set[int]) -> Any:
+    """``value`` with the tensors that share memory with a watched one ``Watched``, the others plain."""
+    if isinstance(value, torch.Tensor):
+        shares = bool(watched) and _storage(value) in watched
+        if shares and not isinstance(value, Watched):
+            with torch._C.DisableTorchFunctionSubclass():
+                return value.as_subclass(Watched)
+        if not shares and isinstance(value, Watched):
+            with torch._C.DisableTorchFunctionSubclass():
+                return value.as_subclass(torch.Tensor)
+        return value
+    if type(value) in (list, tuple):
+        return type(value)(_rewatch(v, watched) for v in value)
+    return value
+
+
+def watch(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy of ``tensor`` that raises ``InputChanged`` when it, or a view of it, is changed in place.
+
+    Args:
+        tensor: any tensor, on any device.
+
+    Returns:
+        A ``Watched`` copy, with the values, dtype and device of ``tensor``.
+    """
+    with torch._C.DisableTorchFunctionSubclass():
+        return tensor.detach().clone().as_subclass(Watched)
 
 
 @dataclass(frozen=True)
@@ -41,7 +143,10 @@ class ToyBackend:
     """A Part A backend with a closed-form noise estimate.
 
     eps(x, t, c) = 0.5 x + t / 1000 + mean(c) * pattern (+ a per-view-visible
-    asymmetry), and for ``learned_range`` a variance value tanh(x) / 2.
+    asymmetry), and for ``learned_range`` variance values
+    tanh(x - c_k (1 + pattern) / 2) / 2 in channel k, c_k one of the conditioning's
+    values: every channel of both outputs depends on the conditioning, so taking one
+    from the unconditional estimate where the conditional one is meant shows.
     Conditionings are (B or 1, 4) vectors; ``encode`` maps a prompt to one.
     """
 
@@ -84,7 +189,7 @@ class ToyBackend:
 
         Returns:
             The noise estimate, shape (B, C, H, W), and for ``learned_range`` the variance
-            values tanh(x_t) / 2, of the same shape.
+            values in (-1/2, 1/2), of the same shape (see the class docstring).
 
         Raises:
             ValueError: ``cond``'s batch is neither 1 nor B.
@@ -96,13 +201,15 @@ class ToyBackend:
         if c.shape[0] != b:
             raise ValueError(f"conditioning of batch {c.shape[0]} for images of batch {b}")
         weight = c.mean(dim=1).view(b, 1, 1, 1)
-        eps = (
-            0.5 * x_t
-            + t / 1000
-            + weight * _pattern(x_t.shape, x_t.device)
-            + 0.2 * c[:, :1, None, None] * x_t.flip(-1)
-        )
-        return Prediction(eps, torch.tanh(x_t) / 2 if self.learned else None)
+        pattern = _pattern(x_t.shape, x_t.device)
+        eps = 0.5 * x_t + t / 1000 + weight * pattern + 0.2 * c[:, :1, None, None] * x_t.flip(-1)
+        if not self.learned:
+            return Prediction(eps)
+        channels = x_t.shape[1]
+        per_channel = c.repeat(1, -(-channels // c.shape[1]))[
+            :, :channels, None, None
+        ]  # (B, C, 1, 1)
+        return Prediction(eps, torch.tanh(x_t - per_channel * (1 + pattern) / 2) / 2)
 
 
 class ToyTimeModel(nn.Module):
@@ -122,23 +229,29 @@ class ToyTimeModel(nn.Module):
         Returns:
             ``w x + t b``, shape (B, 1, 28, 28).
         """
-        t = torch.as_tensor(t, device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
-        return self.weight * x + t * self.bias.to(x.device)
+        # a tensor t is used where it is, as a network would: one made on the wrong device shows
+        t = (
+            t.to(x.dtype)
+            if isinstance(t, torch.Tensor)
+            else torch.tensor(t, device=x.device, dtype=x.dtype)
+        )
+        return self.weight * x + t.reshape(-1, *([1] * (x.ndim - 1))) * self.bias
 
 
 class ToyClassModel(nn.Module):
-    """A Part B class-conditioned velocity: u(x, t, c) = w x + t b + (c M) reshaped like x.
+    """A Part B class-conditioned velocity: u(x, t, c) = w x + gain (t b + (c M) reshaped like x).
 
     With c the zero vector the class term vanishes, so the unconditional
-    velocity differs from every conditional one.
+    velocity differs from every conditional one. A sampler driven by it is linear
+    in (its starting noise, gain).
     """
 
-    def __init__(self, weight: float, seed: int) -> None:
+    def __init__(self, weight: float, seed: int, gain: float = 1.0) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.weight = weight
-        self.register_buffer("bias", torch.rand(1, 28, 28, generator=g))
-        self.register_buffer("classes", torch.randn(10, 28 * 28, generator=g) * 0.5)
+        self.register_buffer("bias", torch.rand(1, 28, 28, generator=g) * gain)
+        self.register_buffer("classes", torch.randn(10, 28 * 28, generator=g) * 0.5 * gain)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """u(x, t, c) for x (B, 1, 28, 28), t (B,) and class vectors c (B, 10).
@@ -175,18 +288,22 @@ class ToyDenoiser(nn.Module):
         return self.weight * z + self.bias
 
 
-def _linear_predictor(weight: float) -> Callable[..., Any]:
-    """A Part A noise estimator: eps = weight * x_t + t / 1000."""
+def _linear_predictor(weight: float, shift: float = 1.0) -> Callable[..., Any]:
+    """A Part A noise estimator: eps = weight * x_t + shift * t / 1000.
+
+    A loop driven by it is linear in (x, shift) up to its draws: the checks vary
+    both, so every deterministic part of the loop shows in a difference of two runs.
+    """
     from fundiff.backends.base import Prediction
 
-    return lambda x, t: Prediction(weight * x + t / 1000)
+    return lambda x, t: Prediction(weight * x + shift * t / 1000)
 
 
-def _mixing_predictor(weight: float) -> Callable[..., Any]:
-    """A Part A noise estimator that mixes pixels: eps = weight * x_t + 0.3 * mirror(x_t) + t / 1000."""
+def _mixing_predictor(weight: float, shift: float = 1.0) -> Callable[..., Any]:
+    """A Part A noise estimator that mixes pixels: eps = weight * x_t + 0.3 * mirror(x_t) + shift * t / 1000."""
     from fundiff.backends.base import Prediction
 
-    return lambda x, t: Prediction(weight * x + 0.3 * x.flip(-1) + t / 1000)
+    return lambda x, t: Prediction(weight * x + 0.3 * x.flip(-1) + shift * t / 1000)
 
 
 def _prediction(eps: torch.Tensor, variance: torch.Tensor | None = None):
@@ -240,7 +357,9 @@ def factories(
             checks).
 
     Returns:
-        A dict of helper name to the function that builds it from the ``Helper``'s args.
+        A dict of helper name to the function that builds it from the ``Helper``'s args. On
+        "meta", ``generator`` builds None (no generator lives there) and the shipped models
+        are not available.
     """
 
     def shipped_flow_class() -> nn.Module:
@@ -255,8 +374,16 @@ def factories(
 
         return load_exported_network(f"{grading_assets}/mnist_flow_class.pt2", device)
 
+    def generator(seed: int) -> torch.Generator | None:
+        if (
+            torch.device(device).type == "meta"
+        ):  # no generator lives there; draws on "meta" make no values
+            return None
+        return torch.Generator(device).manual_seed(seed)
+
     return {
-        "generator": lambda seed: torch.Generator(device).manual_seed(seed),
+        "generator": generator,
+        "watched": watch,
         "prediction": _prediction,
         "linear_predictor": _linear_predictor,
         "mixing_predictor": _mixing_predictor,
@@ -265,7 +392,7 @@ def factories(
             learned, size, channels, device
         ),
         "toy_time_model": lambda w, b: ToyTimeModel(w, b).to(device),
-        "toy_class_model": lambda w, seed: ToyClassModel(w, seed).to(device),
+        "toy_class_model": lambda w, seed, gain=1.0: ToyClassModel(w, seed, gain).to(device),
         "toy_denoiser": lambda w, b: ToyDenoiser(w, b).to(device),
         "view": _view,
         "component": _component,

@@ -28,7 +28,7 @@ def add_noise(
         generator: source of ``eps``; on the device of ``x``.
 
     Returns:
-        z, the shape of ``x``.
+        z, the shape and dtype of ``x``, which stays as it was.
     """
     eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x + sigma * eps
@@ -46,7 +46,7 @@ def denoiser_loss(
         generator: source of the noise.
 
     Returns:
-        Scalar loss.
+        Scalar loss, a 0-d tensor in ``x``'s dtype.
     """
     return F.mse_loss(model(add_noise(x, sigma, generator)), x)
 
@@ -62,7 +62,7 @@ def pure_noise_loss(
         generator: source of the input noise.
 
     Returns:
-        Scalar loss.
+        Scalar loss, a 0-d tensor in ``x``'s dtype.
     """
     eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return F.mse_loss(model(eps), x)

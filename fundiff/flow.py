@@ -35,7 +35,8 @@ def interpolate(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Te
         t: times in [0, 1], shape (B,).
 
     Returns:
-        ``(1 - t) * x0 + t * x1``, shape (B, C, H, W); equals ``x0`` at t=0 and ``x1`` at t=1.
+        ``(1 - t) * x0 + t * x1``, shape (B, C, H, W), in ``x1``'s dtype; equals ``x0`` at
+        t=0 and ``x1`` at t=1.
     """
     t = t.reshape(-1, *([1] * (x1.ndim - 1))).to(x1.dtype)  # (B, 1, 1, 1)
     return (1 - t) * x0 + t * x1
@@ -94,7 +95,8 @@ def flow_matching_loss(
         t: times, shape (B,).
 
     Returns:
-        Scalar ``mean |u(x_t, t) - (x1 - x0)|^2``; zero when ``u`` returns ``x1 - x0``.
+        Scalar ``mean |u(x_t, t) - (x1 - x0)|^2``, a 0-d tensor; zero when ``u`` returns
+        ``x1 - x0``.
     """
     x_t = interpolate(x0, x1, t)
     return F.mse_loss(velocity(x_t, t), target_velocity(x0, x1))
@@ -118,7 +120,7 @@ def one_hot_with_dropout(
         generator: source of the dropout mask.
 
     Returns:
-        Float tensor (B, num_classes).
+        float32 tensor (B, num_classes), on the labels' device.
     """
     c = F.one_hot(labels, num_classes).float()  # (B, num_classes)
     keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond

@@ -25,7 +25,7 @@ def classifier_free_guidance(
             pushes past ``cond``.
 
     Returns:
-        ``uncond + scale * (cond - uncond)``, the shape of ``cond``.
+        ``uncond + scale * (cond - uncond)``, the shape and dtype of ``cond``.
 
     Raises:
         ValueError: if ``scale`` is not finite or the shapes differ.

@@ -36,7 +36,7 @@ def euler_integrate(
         progress: show a tqdm bar.
 
     Returns:
-        x at t=1, shape of ``x0``.
+        x at t=1, shape and dtype of ``x0``, which stays as it was.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -94,7 +94,7 @@ def sample_time_conditional(
         progress: show a tqdm bar.
 
     Returns:
-        Images, shape (num, C, H, W), roughly in [0, 1].
+        Images, shape (num, C, H, W), float32, on ``device``, roughly in [0, 1].
     """
     x0 = torch.randn((num, *image_shape), generator=generator, device=device)
     return euler_integrate(lambda x, t: model(x, t), x0, steps, progress=progress)
@@ -125,7 +125,7 @@ def sample_class_conditional(
         progress: show a tqdm bar.
 
     Returns:
-        Images, shape (B, C, H, W), roughly in [0, 1].
+        Images, shape (B, C, H, W), float32, on the labels' device, roughly in [0, 1].
     """
     x0 = torch.randn((labels.shape[0], *image_shape), generator=generator, device=labels.device)
     velocity = class_velocity(model, labels, num_classes, guidance)

@@ -3,10 +3,35 @@
 A check is a pytest test marked with ``check(cell, points)``: the graded cell of
 the notebook it belongs to, and what passing it is worth. Its docstring's first
 line is what the student reads as the check's name.
+
+Every call goes through ``run``, which hands the submission watched copies of its
+tensors (``toys.watch``: an in-place change of one raises ``InputChanged`` in the
+worker, at the submission's line that made it) and, once per check, runs the
+function with every input on "meta" first: a tensor it makes on the CPU then
+meets the inputs on another device (torch raises) or comes back (``off_device``),
+so a CPU-only grading run sees what would break on a GPU.
+
+Tolerances (``tolerance``): a correct implementation written with other operations
+(another order, the math module, float64 inside) differs from fundiff's by rounding
+alone, which grows with the number of steps a result goes through and with the size
+of the values: ``atol = ROUNDING * sqrt(steps) * eps(dtype) * max(1, max |expected|)``.
+ROUNDING is 256 ulps: fundiff's own float32 formulas err by up to ~60 ulps against
+exact arithmetic (1 - ᾱ_t / ᾱ_t' cancels where a strided step's β is ~3e-3), another
+correct formula may err as much the other way, and a factor of two is left over. The
+errors of successive steps are independent and partly damped by the steps after
+them, so they add up like a random walk, as sqrt(steps): a float64 DDPM loop of 33
+steps differs from fundiff's float32 one by ~50 ulps of its largest value, where
+the tolerance allows ~1500. Mistakes differ by 1e-2 of that size and more.
+
+Hints that name a likely mistake (``expect_close``'s ``likely``) are shown only
+when the result matches that mistake's output, computed on the same inputs;
+otherwise the feedback says what differed and by how much.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +40,7 @@ import torch
 from hypothesis import HealthCheck, Phase, settings
 
 from autograder.sandbox import Outcome
+from autograder.toys import Helper
 
 settings.register_profile(
     # no shrinking: a failure's inputs are never shown, and each call of bad code may cost a timeout
@@ -27,9 +53,14 @@ settings.load_profile("grading")
 F = TypeVar("F", bound=Callable[..., Any])
 MIXED_DEVICES = (
     "Expected all tensors to be on the same device",
+    "is not on the expected device",
     "device type for generator",
     "should be the same device",
-)  # torch's words when CPU and GPU tensors meet
+)  # torch's words when tensors of two devices meet
+ROUNDING = 256  # ulps that rounding may cost a correct formula (module docstring)
+ON_THE_INPUTS_DEVICE = ("create new tensors on the inputs' device, e.g. torch.zeros(shape, device=x.device) or "
+                        "torch.randn(shape, generator=generator, device=x.device)")  # fmt: skip
+_VERDICTS: dict[tuple[str, ...], str | None] = {}  # per check: what its "meta" call showed
 
 
 def check(cell: str, points: float) -> Callable[[F], F]:
@@ -40,6 +71,11 @@ def check(cell: str, points: float) -> Callable[[F], F]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): what passing this check is worth")
     config.addinivalue_line("markers", "graded(cell): the notebook's graded cell this check grades")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 (pytest's signature)
+    """Each run grades one submission: forget what the last one's calls showed."""
+    _VERDICTS.clear()
 
 
 @pytest.fixture(scope="session")
@@ -61,69 +97,207 @@ def generator(device: torch.device, seed: int) -> torch.Generator:
     return torch.Generator(device).manual_seed(seed)
 
 
+def current_check() -> str:
+    """The nodeid of the check running now (its examples share it)."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+
+
+def once(key: tuple[str, ...], verdict: Callable[[], str | None]) -> None:
+    """Fail with ``verdict()``'s message, computed once per check and ``key`` (the examples of a check
+    then agree, and a verdict that costs calls is paid for once)."""
+    key = (current_check(), *key)
+    if key not in _VERDICTS:
+        _VERDICTS[key] = verdict()
+    if _VERDICTS[key]:
+        pytest.fail(_VERDICTS[key], pytrace=False)
+
+
+def watched(value: Any) -> Any:
+    """``value`` with every tensor in it (in lists, dicts and helpers' arguments) as a watched copy."""
+    if isinstance(value, torch.Tensor):
+        return Helper("watched", (value,))
+    if isinstance(value, Helper):
+        return Helper(value.name, tuple(watched(a) for a in value.args))
+    if isinstance(value, (list, tuple)):
+        return type(value)(watched(v) for v in value)
+    if isinstance(value, dict):
+        return {k: watched(v) for k, v in value.items()}
+    return value
+
+
+def run(student: Any, name: str, *args: Any, then: tuple[Any, ...] | None = None, on_meta: bool = True,
+        **kwargs: Any) -> Outcome:  # fmt: skip
+    """The submission's ``name(*args, **kwargs)`` (and what it returns called on ``then``), on watched
+    inputs; first, once per check, the same call with every input on "meta" (``on_meta``), whose
+    failure to keep to the inputs' device fails the check.
+
+    A ``device`` keyword argument is "meta" in that call; generators are None there.
+    """
+    if on_meta:
+        meta_kwargs = {k: ("meta" if k == "device" else v) for k, v in kwargs.items()}
+        once(("meta", name), lambda: _device_verdict(
+            student.call(name, *watched(args), then=watched(then), run_on="meta", **watched(meta_kwargs)), name))  # fmt: skip
+    return student.call(name, *watched(args), then=watched(then), **watched(kwargs))
+
+
+def _device_verdict(outcome: Outcome, name: str) -> str | None:
+    """What a call with its inputs on "meta" shows: a tensor made on the CPU, or nothing (an error
+    of another kind there, such as reading a value, which "meta" tensors lack, proves nothing)."""
+    where = f" at line {outcome.line} of your code" if outcome.line else ""
+    if outcome.error in ("Timeout", "WorkerDied"):  # it would do the same on the grading device
+        return _failure(outcome, name)
+    if outcome.error is not None and any(words in outcome.message for words in MIXED_DEVICES):
+        return (f"{name} made a tensor on the CPU{where}: given inputs on another device (as on a GPU), it "
+                f"mixed devices; {ON_THE_INPUTS_DEVICE}")  # fmt: skip
+    if outcome.error is None and outcome.off_device:
+        return (f"{name} returned a tensor on the CPU when its inputs were on another device (as on a GPU): "
+                f"{ON_THE_INPUTS_DEVICE}")  # fmt: skip
+    return None
+
+
 def returned(outcome: Outcome, name: str) -> Any:
     """What the call returned, or a failure that says, in the student's terms, what went wrong."""
-    if outcome.error == "NotImplementedError":
-        pytest.fail(
-            f"{name} is not implemented yet (it still raises NotImplementedError)", pytrace=False
-        )
-    if outcome.error == "Timeout":
-        pytest.fail(f"{name} did not return within the time limit: an endless loop?", pytrace=False)
-    if outcome.error == "WorkerDied":
-        pytest.fail(
-            f"{name} ended its process ({outcome.message}); it must return a value", pytrace=False
-        )
-    if outcome.error is not None:
-        where = f" at line {outcome.line} of your code" if outcome.line else ""
-        hint = ""
-        if any(words in outcome.message for words in MIXED_DEVICES):
-            hint = ("; you created a CPU tensor in a GPU run: make new tensors on the inputs' device, "
-                    "e.g. torch.randn(shape, device=x.device, generator=generator)")  # fmt: skip
-        pytest.fail(f"{name} raised {outcome.error}{where}: {outcome.message}{hint}", pytrace=False)
-    if outcome.off_device:
-        pytest.fail(f"{name} returned a tensor on the CPU in a GPU run: you created a CPU tensor; "
-                    "make new tensors on the inputs' device (device=x.device)", pytrace=False)  # fmt: skip
+    failure = _failure(outcome, name)
+    if failure:
+        pytest.fail(failure, pytrace=False)
     return outcome.value
 
 
-def value_of(outcome: Outcome, name: str) -> torch.Tensor:
-    """The returned tensor (see ``returned``); a failure if it is anything else."""
+def _failure(outcome: Outcome, name: str) -> str | None:
+    """Why ``outcome`` is no value to compare, in the student's terms; None if it is one."""
+    where = f" at line {outcome.line} of your code" if outcome.line else ""
+    if outcome.error == "NotImplementedError":
+        return f"{name} is not implemented yet (it still raises NotImplementedError)"
+    if outcome.error == "Timeout":
+        return f"{name} did not return within the time limit: an endless loop?"
+    if outcome.error == "WorkerDied":
+        return f"{name} ended its process ({outcome.message}); it must return a value"
+    if outcome.error == "InputChanged":
+        return f"{name}{where}: {outcome.message}"
+    if outcome.error is not None:
+        hint = ""
+        if any(words in outcome.message for words in MIXED_DEVICES):
+            hint = (
+                f"; you created a tensor on another device than the inputs': {ON_THE_INPUTS_DEVICE}"
+            )
+        return f"{name} raised {outcome.error}{where}: {outcome.message}{hint}"
+    if outcome.off_device:
+        return f"{name} returned a tensor on the CPU in a GPU run: {ON_THE_INPUTS_DEVICE}"
+    return None
+
+
+def expect_dtype(value: torch.Tensor, name: str, dtype: torch.dtype = torch.float32) -> None:
+    """Fail unless ``value`` holds ``dtype`` values (the checks hand in float32 tensors, and the
+    docstrings promise results in the inputs' dtype)."""
+    if value.dtype == dtype:
+        return
+    have, want = str(value.dtype).removeprefix("torch."), str(dtype).removeprefix("torch.")
+    if not value.is_floating_point():
+        pytest.fail(f"{name} returned {have} values; it should return floating-point values, in the inputs' "
+                    f"dtype ({want}): convert with .to(x.dtype) or .float()", pytrace=False)  # fmt: skip
+    pytest.fail(f"{name} returned {have} values from {want} inputs; return the inputs' dtype, e.g. "
+                "result.to(x.dtype)", pytrace=False)  # fmt: skip
+
+
+def value_of(outcome: Outcome, name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The returned tensor, of ``dtype`` (see ``returned``); a failure if it is anything else."""
     value = returned(outcome, name)
     if isinstance(value, dict) and "eps" in value:  # a Prediction where a tensor was wanted
         pytest.fail(f"{name} returned a Prediction; return the tensor itself", pytrace=False)
     if not isinstance(value, torch.Tensor):
         pytest.fail(f"{name} returned a {type(value).__name__}, not a tensor", pytrace=False)
-    if value.is_floating_point() and value.dtype not in (torch.float32, torch.float64):
-        pytest.fail(f"{name} returned {value.dtype} values; keep float32", pytrace=False)
+    expect_dtype(value, name, dtype)
     return value
 
 
 def prediction_of(outcome: Outcome, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(eps, variance) of a returned ``Prediction``."""
+    """(eps, variance) of a returned ``Prediction``, each float32."""
     value = returned(outcome, name)
     if not (isinstance(value, dict) and "eps" in value):
         pytest.fail(
             f"{name} returned a {type(value).__name__}; return a Prediction(eps, variance)",
             pytrace=False,
         )
+    for part in ("eps", "variance"):
+        if part == "eps" or value.get(part) is not None:
+            if not isinstance(value[part], torch.Tensor):
+                pytest.fail(f"{name} returned a Prediction whose {part} is a {type(value[part]).__name__}, "
+                            "not a tensor", pytrace=False)  # fmt: skip
+            expect_dtype(value[part], f"{name} (its {part})")
     return value["eps"], value.get("variance")
 
 
-def expect_close(
-    got: torch.Tensor, want: torch.Tensor, what: str, *, atol: float = 1e-5, hint: str = ""
-) -> None:
-    """Fail unless ``got`` has ``want``'s shape and values (to ``atol``), saying by how much it differs."""
+def tolerance(want: torch.Tensor, steps: int = 1) -> float:
+    """What rounding may cost a correct result after ``steps`` steps (see the module docstring).
+
+    Args:
+        want: the reference's result; its dtype and size set the rounding.
+        steps: how many steps (each a formula or two) the result goes through.
+
+    Returns:
+        ``ROUNDING * sqrt(steps) * eps(dtype) * max(1, max |want|)``.
+    """
+    dtype = want.dtype if want.is_floating_point() else torch.float32
+    scale = max(1.0, want.detach().abs().max().item()) if want.numel() else 1.0
+    return ROUNDING * math.sqrt(steps) * torch.finfo(dtype).eps * scale
+
+
+def size_of(want: torch.Tensor) -> float:
+    """The size of the expected values (their largest magnitude), as the feedback quotes it."""
+    return want.detach().abs().max().item() if want.numel() else 0.0
+
+
+def expect_close(got: torch.Tensor, want: torch.Tensor, what: str, *, atol: float,
+                 likely: dict[str, torch.Tensor] | None = None) -> None:  # fmt: skip
+    """Fail unless ``got`` has ``want``'s shape and values (to ``atol``), saying by how much it differs.
+
+    Args:
+        got: the submission's result.
+        want: the reference's result.
+        what: the result, as the message names it ("at t=5 your x_t").
+        atol: the largest difference allowed (``tolerance``).
+        likely: a hint naming a mistake, for each mistake's output on the same inputs; a hint
+            is shown only if ``got`` matches that output.
+    """
+    expect_shape(got, want, what)
+    if max_diff(got, want) > atol:
+        pytest.fail(differs(got, want, what, atol=atol, likely=likely), pytrace=False)
+
+
+def expect_shape(got: torch.Tensor, want: torch.Tensor, what: str) -> None:
+    """Fail unless ``got`` has ``want``'s shape and finite values."""
     if tuple(got.shape) != tuple(want.shape):
         pytest.fail(
-            f"{what}: your result has shape {tuple(got.shape)}, expected {tuple(want.shape)}",
-            pytrace=False,
+            f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}", pytrace=False
         )
     if not torch.isfinite(got).all():
-        pytest.fail(f"{what}: your result holds NaN or infinite values", pytrace=False)
-    diff = (got.double().cpu() - want.double().cpu()).abs().max().item() if got.numel() else 0.0
-    if diff > atol:
-        pytest.fail(f"{what}: your result differs by {diff:.3g} at most" + (f"; {hint}" if hint else ""),
-                    pytrace=False)  # fmt: skip
+        pytest.fail(f"{what} holds NaN or infinite values", pytrace=False)
+
+
+def differs(got: torch.Tensor, want: torch.Tensor, what: str, *, atol: float,
+            likely: dict[str, torch.Tensor] | None = None) -> str:  # fmt: skip
+    """The message for ``got`` differing from ``want``: by how much, relative to the expected values'
+    size, and the hint of the mistake it matches, if any (see ``expect_close``)."""
+    message = (f"{what} differs by {max_diff(got, want):.3g} at most, where the expected values are of "
+               f"size about {size_of(want):.2g}")  # fmt: skip
+    for hint, wrong in (likely or {}).items():
+        if tuple(wrong.shape) == tuple(got.shape) and max_diff(got, wrong) <= max(
+            atol, tolerance(wrong)
+        ):
+            return f"{message}: {hint}"
+    g, w = got.detach().double().cpu().flatten(), want.detach().double().cpu().flatten()
+    if w.numel() > 1 and w.dot(w) > 0:
+        k = (g.dot(w) / w.dot(w)).item()  # a result that is the expected one, scaled, says so
+        if abs(k - 1) > 0.05 and (g - k * w).abs().max().item() <= 10 * atol:
+            return f"{message}; yours is {k:.3g} times the expected result"
+    return message
+
+
+def max_diff(got: torch.Tensor, want: torch.Tensor) -> float:
+    """The largest difference between two tensors of one shape (0 for empty ones)."""
+    if not got.numel():
+        return 0.0
+    return (got.detach().double().cpu() - want.detach().double().cpu()).abs().max().item()
 
 
 def state_of(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -150,6 +324,23 @@ def same_layers(
         student.load(built["handle"], state_of(reference), key=name), f"{name} (loading weights)"
     )
     return built["handle"]
+
+
+def module_on_meta(
+    student: Any, name: str, args: tuple[Any, ...], inputs: tuple[Any, ...], seed: int = 0
+) -> None:
+    """Once per check: the student's ``name(*args)`` moved to "meta" and run there on ``inputs`` (eval
+    mode); fail if its ``forward`` makes a tensor on the CPU whatever its inputs' device."""
+
+    def verdict() -> str | None:
+        built = student.build(name, *args, seed=seed, run_on="meta")
+        if not built.ok:  # the build itself is judged on the grading device
+            return None
+        meta = [watched(x) for x in inputs]
+        ran = student.forward(built.value["handle"], *meta, mode="eval", key=name, run_on="meta")
+        return _device_verdict(ran, f"{name}{tuple(args)}")
+
+    once(("meta-module", name), verdict)
 
 
 def _numel(shape: list[int]) -> int:

@@ -51,6 +51,11 @@ def guided_prediction(
         cond: conditioning for the prompt, batch 1 or B.
         uncond: conditioning for "", batch 1 or B.
         scale: guidance scale; 1 is ``cond`` alone, 0 is ``uncond`` alone.
+
+    Returns:
+        The guided prediction: its eps is ``classifier_free_guidance`` of the prompt's and
+        the empty prompt's estimates, shape (B, C, H, W); its variance values, where the
+        backend predicts them, are the prompt's (conditional) ones, unguided; else None.
     """
     b = x_t.shape[0]
     both = torch.cat([_batch(cond, b), _batch(uncond, b)])  # (2B, ...)

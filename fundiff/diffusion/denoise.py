@@ -60,7 +60,7 @@ def estimate_x0(x_t: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor) -> t
             against ``x_t``).
 
     Returns:
-        The estimate of x_0, shape (B, C, H, W).
+        The estimate of x_0, shape (B, C, H, W), in ``x_t``'s dtype.
     """
     abar_t = abar_t.to(x_t.dtype)
     return (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
@@ -78,7 +78,7 @@ def posterior_mean(
         abar_prev: abar at t' < t, a 0-d tensor.
 
     Returns:
-        The posterior mean, shape (B, C, H, W).
+        The posterior mean, shape (B, C, H, W), in ``x_t``'s dtype.
     """
     abar_t, abar_prev = abar_t.to(x_t.dtype), abar_prev.to(x_t.dtype)
     alpha = abar_t / abar_prev
@@ -96,7 +96,7 @@ def posterior_log_variance(abar_t: torch.Tensor, abar_prev: torch.Tensor) -> tor
         abar_prev: abar at t' < t, a 0-d tensor.
 
     Returns:
-        log beta_tilde, a 0-d tensor for 0-d arguments.
+        log beta_tilde, a 0-d tensor for 0-d arguments, in their dtype.
     """
     beta = 1 - abar_t / abar_prev
     return ((1 - abar_prev) / (1 - abar_t) * beta).clamp(min=MIN_VARIANCE).log()
@@ -141,7 +141,8 @@ def ddpm_step(
         generator: source of the added noise.
 
     Returns:
-        x_t', shape (B, C, H, W).
+        x_t', shape (B, C, H, W), in ``x_t``'s dtype: the posterior mean plus
+        exp(0.5 * log variance) times standard normal noise drawn from ``generator``.
     """
     if not 0 <= t_prev < t:
         raise ValueError(f"a step goes from t to a smaller t' >= 0; got t={t}, t'={t_prev}")
@@ -186,7 +187,8 @@ def iterative_denoise(
         progress: show a tqdm bar.
 
     Returns:
-        The image at ``timesteps[-1]``: the clean estimate when that is 0.
+        The image at ``timesteps[-1]``: the clean estimate when that is 0; shape and
+        dtype of ``x_t``, which stays as it was.
     """
     check_i_start(i_start, timesteps)
     x = x_t
@@ -249,7 +251,7 @@ def sample(
         progress: show a tqdm bar.
 
     Returns:
-        Images in about [-1, 1], shape ``shape``.
+        Images in about [-1, 1], shape ``shape``, float32, on ``device``.
     """
     x = torch.randn(tuple(shape), generator=generator, device=device)
     return iterative_denoise(

@@ -50,7 +50,8 @@ def sdedit(
         progress: show a tqdm bar.
 
     Returns:
-        The edited images, shape (B, C, H, W), at ``timesteps[-1]`` (clean when that is 0).
+        The edited images, shape (B, C, H, W), in ``image``'s dtype, at ``timesteps[-1]``
+        (clean when that is 0).
 
     Raises:
         ValueError: ``i_start`` does not index ``timesteps`` (all but the last).
@@ -94,7 +95,8 @@ def inpaint(
         progress: show a tqdm bar.
 
     Returns:
-        (B, C, H, W): equal to ``original`` wherever ``mask`` is 0.
+        (B, C, H, W), in ``original``'s dtype: equal to ``original`` wherever ``mask`` is 0.
+        ``original`` and ``mask`` stay as they were.
     """
     mask = check_mask(mask, original)
     x = torch.randn(

@@ -46,7 +46,7 @@ def forward(
         eps: the noise to use, shape of ``x0``; drawn from ``generator`` if None.
 
     Returns:
-        x_t, shape (B, C, H, W).
+        x_t, shape (B, C, H, W), in ``x0``'s dtype; ``x0`` and ``eps`` stay as they were.
     """
     abar = alphas_cumprod[check_timestep(t, alphas_cumprod)].to(x0.dtype)
     if eps is None:

@@ -54,6 +54,12 @@ def anagram(
         views: the views, e.g. (IDENTITY, FLIP).
         uncond: the "" conditioning.
         scale: guidance scale of each estimate.
+
+    Returns:
+        A predictor ``(x_t (B, C, H, W), t) -> Prediction``: the mean over k of view k's
+        guided estimate for prompt k on ``views[k].apply(x_t)``, mapped back by
+        ``views[k].invert``; variance values (where the backend gives them) mapped back
+        by ``views[k].invert_values`` and averaged.
     """
     if len(conds) != len(views) or not views:
         raise ValueError(
@@ -86,6 +92,11 @@ def factorized(
         components: linear maps that sum to the identity (e.g. ``frequency_split``).
         uncond: the "" conditioning.
         scale: guidance scale of every estimate, or one scale per component.
+
+    Returns:
+        A predictor ``(x_t (B, C, H, W), t) -> Prediction`` whose eps is the sum over k of
+        ``components[k]`` applied to prompt k's guided estimate; variance values (where the
+        backend gives them) averaged.
     """
     if len(conds) != len(components) or not components:
         raise ValueError(

@@ -17,6 +17,11 @@
 #   `fundiff embed-prompts --out prompt_embeds_dict.pth`.
 #
 # Fill in every function marked `YOUR CODE HERE`; the cells after each one check it.
+#
+# What every graded function keeps to (the checks test it): it returns new tensors, in
+# its inputs' dtype and on their device (make new tensors with `device=x.device`), and
+# leaves the tensors it is given as they were (`x = x * a`, not `x *= a`). Random
+# numbers come from the `generator` it is handed; the order of your draws is yours.
 
 # %%
 from __future__ import annotations

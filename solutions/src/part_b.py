@@ -8,6 +8,11 @@
 # Fill in every function marked `YOUR CODE HERE`. The cells after each one check
 # it. Data loading, the training loop and plotting come from `fundiff`.
 #
+# What every graded function keeps to (the checks test it): it returns new tensors, in
+# its inputs' dtype and on their device (make new tensors with `device=x.device`), and
+# leaves the tensors it is given as they were (`x = x * a`, not `x *= a`). Random
+# numbers come from the `generator` it is handed; the order of your draws is yours.
+#
 # **FAST mode.** With `FAST = True` every model is tiny and trains on a few
 # thousand digits for one epoch, so the whole notebook runs in a few minutes on
 # a laptop CPU; the figures are then rough. Set `FAST = False` (ideally on a GPU)

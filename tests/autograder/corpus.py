@@ -1,9 +1,9 @@
-"""Submissions to grade: realistic student bugs, correct code written another way, and hostile code.
+"""Submissions to grade: realistic student bugs, and correct code written another way.
 
 Each case edits the graded code of the solution notebook of its part (every
 ``old`` must occur exactly once, so a case cannot silently stop applying) and
-names the checks it must fail; every other check must pass. Hostile cases may
-name a file to look for afterwards (``{SUBS}`` is the submissions folder).
+names the checks it must fail; every other check must pass. Hostile code is in
+``tests/autograder/hostile.py``.
 """
 
 from __future__ import annotations
@@ -146,6 +146,71 @@ WRONG: dict[str, Case] = {
     "b_sample_class_unseeded": case("part_b", ("x0 = torch.randn((labels.shape[0], *image_shape), generator=generator, device=labels.device)",
                                                "x0 = torch.randn((labels.shape[0], *image_shape), device=labels.device)"),
                                     fails={"test_sample_class_conditional"}),
+    # a graded function that changes its caller's tensors in place
+    "a_forward_in_place": case("part_a", ("return abar.sqrt() * x0 + (1 - abar).sqrt() * eps", "return x0.mul_(abar.sqrt()).add_((1 - abar).sqrt() * eps)"),
+                               fails={"test_forward_with_given_noise", "test_forward_draws_from_the_generator", "test_sdedit", "test_inpaint",
+                                      "test_inpaint_keeps_the_original_outside_the_mask"}),
+    "a_iterative_writes_into_its_input": case("part_a", ("        x = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n        if on_step",
+                                                         "        x[:] = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n        if on_step"),
+                                              fails={"test_iterative_denoise"}),
+    "a_inpaint_binarises_the_mask": case("part_a", ("    mask = check_mask(mask, original)\n", "    mask = check_mask(mask, original)\n    mask[mask > 0] = 1.0\n"),
+                                         fails={"test_inpaint", "test_inpaint_keeps_the_original_outside_the_mask"}),
+    "a_cfg_in_place": case("part_a", ("return torch.lerp(uncond, cond, scale)", "return cond.sub_(uncond).mul_(scale).add_(uncond)"),
+                           fails={"test_classifier_free_guidance"}),  # guided_prediction hands it tensors of its own
+    "b_interpolate_in_place": case("part_b", ("    return (1 - t) * x0 + t * x1", "    return x0.mul_(1 - t).add_(t * x1)"),
+                                   fails={"test_interpolate", "test_flow_matching_loss"}),
+    "b_add_noise_in_place": case("part_b", ("    return x + sigma * eps\n", "    x += sigma * eps\n    return x\n"), fails={"test_add_noise", "test_denoiser_loss"}),
+    # results of the wrong dtype
+    "a_forward_float64": case("part_a", ("return abar.sqrt() * x0 + (1 - abar).sqrt() * eps", "return abar.sqrt() * x0.double() + (1 - abar).sqrt() * eps"),
+                              fails={"test_forward_with_given_noise", "test_forward_draws_from_the_generator", "test_sdedit", "test_inpaint",
+                                     "test_inpaint_keeps_the_original_outside_the_mask"}),
+    "a_learned_range_float64": case("part_a", ("    frac = (v + 1) / 2\n", "    frac = (v.double() + 1) / 2\n"),
+                                    fails={"test_learned_range_log_variance", "test_ddpm_step"}),
+    "b_dropout_integer_vectors": case("part_b", ("    c = F.one_hot(labels, num_classes).float()  # (B, num_classes)", "    c = F.one_hot(labels, num_classes)  # (B, num_classes)"),
+                                      fails={"test_one_hot_with_dropout"}),
+    "b_euler_float64": case("part_b", ("    x = x0\n    dt = 1.0 / steps\n", "    x = x0.double()\n    dt = 1.0 / steps\n"),
+                            fails={"test_euler_integrate", "test_sample_time_conditional", "test_sample_class_conditional",
+                                   "test_sampler_draws_digits_with_the_shipped_model"}),
+    # random choices that ignore the generator
+    "a_forward_zero_noise": case("part_a", ("        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)", "        eps = torch.zeros_like(x0)"),
+                                 fails={"test_forward_draws_from_the_generator", "test_sdedit"}),  # inpainting hides the noise it pastes
+    "a_ddpm_fixed_noise": case("part_a", ("    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)", "    z = torch.ones_like(x_t)"),
+                               fails=A_LOOPS | {"test_sample_draws_digits_with_the_shipped_model"}),
+    "b_dropout_by_label": case("part_b", ("    keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond", "    keep = labels % 10 != 0"),
+                               fails={"test_one_hot_with_dropout"}),
+    "b_dropout_first_rows": case("part_b", ("    keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond",
+                                            "    keep = torch.arange(labels.shape[0], device=labels.device) >= p_uncond * labels.shape[0]"),
+                                 fails={"test_one_hot_with_dropout"}),
+    "b_add_noise_global_seed": case("part_b", ("    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)\n    return x + sigma * eps",
+                                               "    torch.manual_seed(0)\n    eps = torch.randn(x.shape, device=x.device, dtype=x.dtype)\n    return x + sigma * eps"),
+                                    fails={"test_add_noise", "test_denoiser_loss"}),
+    "b_sample_time_zero_noise": case("part_b", ("x0 = torch.randn((num, *image_shape), generator=generator, device=device)", "x0 = torch.zeros((num, *image_shape), device=device)"),
+                                     fails={"test_sample_time_conditional"}),
+    # tensors made on the CPU whatever the inputs' device
+    "a_forward_cpu_noise": case("part_a", ("        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)",
+                                           "        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)"),
+                                fails={"test_forward_draws_from_the_generator", "test_sdedit", "test_inpaint", "test_inpaint_keeps_the_original_outside_the_mask"}),
+    "a_sample_cpu_start": case("part_a", ("x = torch.randn(tuple(shape), generator=generator, device=device)", "x = torch.randn(tuple(shape), generator=generator)"),
+                               fails={"test_sample"}),
+    "a_factorized_cpu_zeros": case("part_a", ("strict=True)), torch.zeros_like(x))", "strict=True)), torch.zeros(x.shape))"),
+                                   fails={"test_hybrid", "test_factorized_grayscale_and_colour"}),
+    "b_euler_cpu_times": case("part_b", ("        t = torch.full((x.shape[0],), i * dt, device=x.device, dtype=x.dtype)", "        t = torch.full((x.shape[0],), i * dt, dtype=x.dtype)"),
+                              fails={"test_euler_integrate", "test_sample_time_conditional", "test_sample_class_conditional"}),
+    "b_time_unet_cpu_column": case("part_b", ("        t = _time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))",
+                                              "        t = _time_column(t, x.shape[0]).to(x.dtype) + torch.zeros(x.shape[0], 1)\n"
+                                              "        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))"),
+                                   fails={"test_time_conditional_unet"}),
+    "b_class_velocity_cpu_null": case("part_b", ("    null = torch.zeros_like(c)", "    null = torch.zeros(c.shape)"),
+                                      fails={"test_class_velocity", "test_sample_class_conditional"}),
+    "b_dropout_cpu_draw": case("part_b", ("    keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond",
+                                          "    keep = torch.rand(labels.shape[0], generator=generator) >= p_uncond"),
+                               fails={"test_one_hot_with_dropout"}),
+    # guided variance values from the wrong branch
+    "a_guided_unconditional_variance": case("part_a", ("variance = None if pred.variance is None else pred.variance[:b]", "variance = None if pred.variance is None else pred.variance[b:]"),
+                                            fails={"test_guided_prediction", "test_anagram"}),
+    "a_guided_guides_the_variance": case("part_a", ("variance = None if pred.variance is None else pred.variance[:b]",
+                                                    "variance = None if pred.variance is None else classifier_free_guidance(*pred.variance.chunk(2), scale)"),
+                                         fails={"test_guided_prediction", "test_anagram"}),
 }  # fmt: skip
 
 CORRECT: dict[str, Case] = {
@@ -170,40 +235,77 @@ CORRECT: dict[str, Case] = {
     "b_dropout_bernoulli": case("part_b", ("keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond",
                                            "keep = torch.bernoulli(torch.full((labels.shape[0],), 1 - p_uncond, device=labels.device), generator=generator).bool()")),
     "b_add_noise_float64": case("part_b", ("    return x + sigma * eps\n", "    return (x.double() + sigma * eps.double()).float()\n")),
-}  # fmt: skip
-
-_STEAL = "\ntry:\n    _SEEN = open({path!r}).read()\nexcept OSError:\n    _SEEN = None\n"
-HOSTILE: dict[str, Case] = {
-    "h_endless_loop": case("part_b", ("    x = x0\n    dt = 1.0 / steps\n", "    while True:\n        pass\n"),
-                           fails={"test_euler_integrate", "test_sample_time_conditional", "test_sample_class_conditional", "test_sampler_draws_digits_with_the_shipped_model"}),
-    "h_memory_bomb": case("part_b", ("    return x1 - x0\n", "    hog = torch.ones(2**34)\n    return x1 - x0 + hog[0]\n"), fails={"test_flow_matching_loss"}),
-    "h_fork_bomb": case("part_b", ("    return x1 - x0\n", "    import os\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n"),
-                        fails={"test_flow_matching_loss"}),
-    "h_os_exit_in_a_call": case("part_b", ("    return (1 - t) * x0 + t * x1", "    import os\n    os._exit(0)"), fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_sys_exit_first": case("part_b", prefix="import sys\nsys.exit(0)\n", fails={"*"}),  # "*": every check
-    "h_sys_exit_last": case("part_b", suffix="\nimport sys\nsys.exit(0)\n"),
-    "h_segfault": case("part_b", ("    return x1 - x0\n", "    import ctypes\n    ctypes.string_at(0)\n    return x1 - x0\n"), fails={"test_flow_matching_loss"}),
-    "h_writes_results": case("part_b", ("    return x1 - x0\n", "    open('{SUBS}/forged.json', 'w').write('{\"score\": 1000}')\n    return x1 - x0\n"),
-                             fails={"test_flow_matching_loss"}),  # the folder is out of its reach: the write fails
-    "h_patches_allclose": case("part_b", suffix="\nimport torch\ntorch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
-                                                    "def interpolate(x0, x1, t):\n    return x0\n", fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_patches_the_checks": case("part_b", suffix="\ntry:\n    import autograder.checks.conftest as c\n    c.expect_close = lambda *a, **k: None\nexcept ImportError:\n    pass\n"
-                                                      "def interpolate(x0, x1, t):\n    return x0\n", fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_reads_the_reference": case("part_b", suffix=_STEAL.format(path="{ROOT}/fundiff/flow.py") +
-                                  "def interpolate(x0, x1, t):\n    if _SEEN is None:\n        return x0\n    ns = {}\n    exec(_SEEN, ns)\n    return ns['interpolate'](x0, x1, t)\n",
-                                  fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_reads_the_checks": case("part_b", suffix=_STEAL.format(path="{ROOT}/autograder/checks/test_part_b.py") +
-                               "def interpolate(x0, x1, t):\n    return x0 if _SEEN is None else (1 - t.view(-1, 1, 1, 1)) * x0 + t.view(-1, 1, 1, 1) * x1\n",
-                               fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_reads_another_submission": case("part_b", suffix=_STEAL.format(path="{SUBS}/b_add_noise_float64.py") +
-                                       "def interpolate(x0, x1, t):\n    return x0 if _SEEN is None else (1 - t.view(-1, 1, 1, 1)) * x0 + t.view(-1, 1, 1, 1) * x1\n",
-                                       fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_network": case("part_b", suffix="\nimport socket\ntry:\n    socket.create_connection(('1.1.1.1', 80), timeout=2)\n    _NET = True\nexcept OSError:\n    _NET = False\n"
-                                         "def interpolate(x0, x1, t):\n    return x0 if not _NET else (1 - t.view(-1, 1, 1, 1)) * x0 + t.view(-1, 1, 1, 1) * x1\n",
-                      fails={"test_interpolate", "test_flow_matching_loss"}),
-    "h_huge_stdout": case("part_b", ("    return x1 - x0\n", "    for _ in range(10**6):\n        print('x' * 1000)\n    return x1 - x0\n"), fails={"test_flow_matching_loss"}),
-    "h_nan": case("part_b", ("return torch.lerp(uncond, cond, scale)", "return cond * float('nan')"),
-                  fails={"test_classifier_free_guidance", "test_class_velocity", "test_sample_class_conditional", "test_sampler_draws_digits_with_the_shipped_model"}),
-    "h_wrong_dtype": case("part_b", ("    return (1 - t) * x0 + t * x1", "    return ((1 - t) * x0 + t * x1).half()"), fails={"test_interpolate"}),
-    "h_returns_a_lambda": case("part_b", ("    return x1 - x0\n", "    return lambda: x1 - x0\n"), fails={"test_flow_matching_loss"}),
+    # Part A, written otherwise
+    "a_forward_math_and_randn_like": case("part_a", ("    abar = alphas_cumprod[check_timestep(t, alphas_cumprod)].to(x0.dtype)\n    if eps is None:\n"
+                                                     "        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)\n"
+                                                     "    return abar.sqrt() * x0 + (1 - abar).sqrt() * eps",
+                                                     "    abar = float(alphas_cumprod[check_timestep(t, alphas_cumprod)])\n    if eps is None:\n"
+                                                     "        eps = torch.randn_like(x0, generator=generator)\n    return math.sqrt(abar) * x0 + math.sqrt(1 - abar) * eps")),
+    "a_forward_noise_per_image_last_first": case("part_a", ("        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)",
+                                                            "        eps = torch.stack([torch.randn(x0.shape[1:], generator=generator, device=x0.device, dtype=x0.dtype)\n"
+                                                            "                           for _ in range(x0.shape[0])][::-1])")),
+    "a_estimate_x0_math": case("part_a", ("    abar_t = abar_t.to(x_t.dtype)\n    return (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()",
+                                          "    a = float(abar_t)\n    return (x_t - math.sqrt(1 - a) * eps) / math.sqrt(a)")),
+    "a_posterior_mean_addcmul": case("part_a", ("    alpha = abar_t / abar_prev\n    beta = 1 - alpha\n    return (abar_prev.sqrt() * beta / (1 - abar_t)) * x0_hat + (\n"
+                                                "        alpha.sqrt() * (1 - abar_prev) / (1 - abar_t)\n    ) * x_t",
+                                                "    beta = (abar_prev - abar_t) / abar_prev\n    on_x0 = abar_prev.sqrt() * beta / (1 - abar_t)\n"
+                                                "    on_xt = (abar_t / abar_prev).sqrt() * (1 - abar_prev) / (1 - abar_t)\n"
+                                                "    return torch.addcmul(on_xt * x_t, on_x0.expand_as(x0_hat), x0_hat)")),
+    "a_log_variance_float64": case("part_a", ("    beta = 1 - abar_t / abar_prev\n    return ((1 - abar_prev) / (1 - abar_t) * beta).clamp(min=MIN_VARIANCE).log()",
+                                              "    a, ap = abar_t.double(), abar_prev.double()\n    tilde = (1 - ap) / (1 - a) * (1 - a / ap)\n"
+                                              "    return torch.log(torch.clamp(tilde, min=MIN_VARIANCE)).to(abar_t.dtype)")),
+    "a_ddpm_float64_noise": case("part_a", ("    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)\n    return mean + (0.5 * log_var).exp() * z",
+                                            "    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=torch.float64)\n"
+                                            "    return (mean.double() + (0.5 * log_var.double()).exp() * z).to(x_t.dtype)")),
+    "a_iterative_noise_of_the_last_step_first": case("part_a", (
+        "    x = x_t\n    for i in tqdm(\n        range(i_start, len(timesteps) - 1), desc=\"denoising\", disable=not progress, leave=False\n    ):\n"
+        "        t, t_prev = timesteps[i], timesteps[i + 1]\n        x = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n",
+        "    steps = range(i_start, len(timesteps) - 1)\n"
+        "    noise = [torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype) for _ in steps]\n"
+        "    x = x_t\n    for i, z in zip(steps, reversed(noise)):\n        t, t_prev = timesteps[i], timesteps[i + 1]\n"
+        "        abar_t, abar_prev = alphas_cumprod[t], alphas_cumprod[t_prev]\n        pred = predictor(x, t)\n"
+        "        mean = posterior_mean(x, estimate_x0(x, pred.eps, abar_t), abar_t, abar_prev)\n"
+        "        if variance_type == \"learned_range\":\n            log_var = learned_range_log_variance(pred.variance, abar_t, abar_prev)\n"
+        "        else:\n            log_var = posterior_log_variance(abar_t, abar_prev).to(x.dtype)\n"
+        "        x = mean + (0.5 * log_var).exp() * z\n")),
+    "a_sample_float64_start": case("part_a", ("x = torch.randn(tuple(shape), generator=generator, device=device)",
+                                              "x = torch.randn(tuple(shape), generator=generator, device=device, dtype=torch.float64).float()")),
+    "a_cfg_add_alpha": case("part_a", ("return torch.lerp(uncond, cond, scale)", "return torch.add(uncond, cond - uncond, alpha=scale)")),
+    "a_inpaint_in_place_on_its_own_tensor": case("part_a", ("x = mask * x + (1 - mask) * known", "x.mul_(mask).add_((1 - mask) * known)")),
+    "a_anagram_einsum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), _mean_variance(var))",
+                                        "return Prediction(torch.einsum(\"k...->...\", torch.stack(eps)) / len(eps), _mean_variance(var))")),
+    "a_hybrid_own_blur": case("part_a", ("    low, high = frequency_split(backend.image_shape[-1])\n    return factorized(backend, [cond_low, cond_high], [low, high], uncond, scale)",
+                                         "    size = backend.image_shape[-1]\n    sigma, k = 2.0 * size / 64, max(3, round(33 * size / 64) | 1)\n"
+                                         "    offsets = torch.arange(k, dtype=torch.float64) - k // 2\n    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)\n"
+                                         "    weights = (weights / weights.sum()).float()\n\n    def low(x):\n        w, c, pad = weights.to(x.device, x.dtype), x.shape[1], k // 2\n"
+                                         "        y = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode=\"reflect\")\n"
+                                         "        y = torch.nn.functional.conv2d(y, w.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)\n"
+                                         "        return torch.nn.functional.conv2d(y, w.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)\n\n"
+                                         "    return factorized(backend, [cond_low, cond_high], [low, lambda x: x - low(x)], uncond, scale)")),
+    # Part B, written otherwise
+    "b_add_noise_randn_like": case("part_b", ("    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)\n    return x + sigma * eps",
+                                              "    return x + sigma * torch.randn_like(x, generator=generator)")),
+    "b_add_noise_per_image_last_first": case("part_b", ("    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)\n    return x + sigma * eps",
+                                                        "    eps = torch.stack([torch.randn(x.shape[1:], generator=generator, device=x.device, dtype=x.dtype)\n"
+                                                        "                       for _ in range(x.shape[0])][::-1])\n    return x + sigma * eps")),
+    "b_pure_noise_float64_draw": case("part_b", ("    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)\n    return F.mse_loss(model(eps), x)",
+                                                 "    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=torch.float64).to(x.dtype)\n"
+                                                 "    return F.mse_loss(model(eps), x)")),
+    "b_euler_accumulated_time": case("part_b", ("    for i in tqdm(range(steps), desc=\"sampling (Euler)\", disable=not progress, leave=False):\n"
+                                                "        t = torch.full((x.shape[0],), i * dt, device=x.device, dtype=x.dtype)\n        x = x + dt * velocity(x, t)",
+                                                "    t = torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)\n    for _ in range(steps):\n"
+                                                "        x = x + velocity(x, t) / steps\n        t = t + dt")),
+    "b_sample_time_noise_per_image_last_first": case("part_b", ("x0 = torch.randn((num, *image_shape), generator=generator, device=device)",
+                                                                "x0 = torch.cat([torch.randn((1, *image_shape), generator=generator, device=device) for _ in range(num)][::-1])")),
+    "b_dropout_where": case("part_b", ("    return c * keep[:, None]", "    return torch.where(keep[:, None], c, torch.zeros_like(c))")),
+    "b_class_velocity_one_batch": case("part_b", ("        return classifier_free_guidance(model(x, t, c), model(x, t, null), guidance)",
+                                                  "        cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([c, null])).chunk(2)\n"
+                                                  "        return classifier_free_guidance(cond, uncond, guidance)")),
+    "b_interpolate_lerp": case("part_b", ("    t = t.reshape(-1, *([1] * (x1.ndim - 1))).to(x1.dtype)  # (B, 1, 1, 1)\n    return (1 - t) * x0 + t * x1",
+                                          "    return torch.lerp(x0, x1, t.view(-1, 1, 1, 1).to(x1.dtype))")),
+    "b_time_unet_expand": case("part_b", ("        t = _time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))",
+                                          "        t = torch.as_tensor(t, device=x.device).reshape(-1, 1).expand(x.shape[0], 1).to(x.dtype)\n"
+                                          "        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))")),
+    "b_flow_loss_float64": case("part_b", ("return F.mse_loss(velocity(x_t, t), target_velocity(x0, x1))",
+                                           "return ((velocity(x_t, t).double() - target_velocity(x0, x1).double()) ** 2).mean().float()")),
 }  # fmt: skip
