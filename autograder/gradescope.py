@@ -1,15 +1,27 @@
 """``fundiff-gradescope OUT.zip``: build the Gradescope autograder zip of fundiff's course.
 
-The zip holds ``setup.sh`` (installs bubblewrap, fundiff with its autograder, and
-builds the student view of fundiff once), ``run_autograder`` (grades the one
-notebook or module in ``/autograder/submission`` into
-``/autograder/results/results.json``) and ``source/``: the parts of this
-repository the grader needs (fundiff, the autograder, the notebook specs).
+The zip holds ``setup.sh``, ``run_autograder`` and ``source/`` (the parts of this
+repository the grader needs: fundiff, the autograder, the notebook specs).
+
+``setup.sh`` runs once, as root, when Gradescope builds the image: it installs
+bubblewrap (used where the image lets it run), fundiff with its autograder into
+a virtual environment (not editable: the repository is not needed afterwards),
+closes the source folder to other users, builds the student view of fundiff,
+protects the installation and caches, and checks as a worker's user that no
+reference is readable (``fundiff-grade --check-confinement``): a setup that
+would grade unconfined fails here, not on the first submission.
+
+``run_autograder`` runs for each submission: it closes the submission and
+results folders to other users, grades the one notebook or module handed in as
+a uid of its own (under bubblewrap too where it runs), and leaves a valid
+``/autograder/results/results.json`` whatever happens, the grader's death
+included.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -23,27 +35,57 @@ SOURCES = ("pyproject.toml", "README.md", "fundiff", "autograder", "solutions/sr
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when the autograder image is built.
 set -euo pipefail
+root="${AUTOGRADER_ROOT:-/autograder}"
 apt-get update && apt-get install -y --no-install-recommends bubblewrap python3-pip python3-venv
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
+python3 -m venv "$root/venv"
+"$root/venv/bin/pip" install --upgrade pip
 # CPU wheels of torch (Gradescope's graders have no GPU); fundiff's pins admit them
-/autograder/venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
-/autograder/venv/bin/pip install /autograder/source
-# the student view of fundiff, built once (grading then only reads it)
-cd /autograder/source
-/autograder/venv/bin/python -c "from autograder.site import student_site; print(student_site())"
+"$root/venv/bin/pip" install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+"$root/venv/bin/pip" install "$root/source"
+chmod -R go-rwx "$root/source"   # the reference and the checks: root's alone
+mkdir -p "$root/results" && chmod 700 "$root/results"
+# the student view built, every installed copy and the caches protected, and no reference open to a worker's user
+cd "$root/source" && "$root/venv/bin/python" -m autograder.cli --check-confinement --out "$root/results/results.json"
 """
 
 RUN = """#!/usr/bin/env bash
-# Gradescope runs this for each submission; it always leaves a results file.
+# Gradescope runs this for each submission; it always leaves a valid results file.
 root="${AUTOGRADER_ROOT:-/autograder}"
 python="${AUTOGRADER_PYTHON:-$root/venv/bin/python}"
-mkdir -p "$root/results"
+results="$root/results/results.json"
+mkdir -p "$root/results" && chmod 700 "$root/results" "$root/submission" 2>/dev/null
+rm -f "$results"
 submission=$(find "$root/submission" -maxdepth 2 -type f \\( -name '*.ipynb' -o -name '*.py' \\) | sort | head -n 1)
 cd "$root/source"
-"$python" -m autograder.cli "${submission:-$root/submission/missing.ipynb}" --out "$root/results/results.json"
+"$python" -m autograder.cli "${submission:-$root/submission/missing.ipynb}" --out "$results"
+"$python" -m autograder.gradescope --ensure-results "$results" \\
+  || printf '%s\\n' '{"score": 0, "execution_time": 0, "tests": [], "output": "The grader failed before it could write results; tell your instructor."}' > "$results"
 exit 0
 """
+
+
+def ensure_results(path: Path) -> bool:
+    """Leave a valid results file at ``path``: the grader's, or one that says the grader failed.
+
+    Args:
+        path: where Gradescope reads results.json.
+
+    Returns:
+        Whether the grader's own file was there and valid.
+    """
+    try:
+        result = json.loads(path.read_text()) if path.is_file() and not path.is_symlink() else None
+        valid = (
+            isinstance(result, dict) and isinstance(result.get("tests"), list) and "score" in result
+        )
+    except (OSError, ValueError):
+        valid = False
+    if not valid:
+        from autograder.cli import failed_result, write_results
+
+        write_results(path, failed_result("The grader stopped before it wrote results; your submission "
+                                          "was not graded. Tell your instructor."))  # fmt: skip
+    return valid
 
 
 def _add(z: zipfile.ZipFile, path: Path, name: str) -> None:
@@ -99,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="fundiff-gradescope", description=(__doc__ or "").splitlines()[0].split(": ")[1]
     )
     p.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
+    p.add_argument("--ensure-results", action="store_true",
+                   help="instead: leave a valid results file at OUT (run_autograder calls this last)")  # fmt: skip
     args = p.parse_args(argv)
+    if args.ensure_results:
+        ensure_results(args.out)
+        return 0
     if args.out.suffix != ".zip" or args.out.is_dir():
         print(f"fundiff-gradescope: error: {args.out}: give a path ending in .zip", file=sys.stderr)
         return 2

@@ -46,38 +46,41 @@ class Local:
             return Outcome(error=type(err).__name__, message=str(err)[:500])
         return Outcome(value=value, off_device=self.session.off_device)
 
-    def call(
-        self, name: str, *args: Any, then: tuple[Any, ...] | None = None, **kwargs: Any
-    ) -> Outcome:
+    def call(self, name: str, *args: Any, then: tuple[Any, ...] | None = None, run_on: str | None = None,
+             **kwargs: Any) -> Outcome:  # fmt: skip
         """Call the notebook's ``name``, as ``Sandbox.call`` does.
 
         Args:
             name: the function defined in the notebook.
             *args: its positional arguments: tensors, numbers and ``Helper`` arguments.
             then: arguments for calling what ``name`` returns (a predictor it builds).
+            run_on: the device its inputs and helpers go to for this call (e.g. "meta"); None:
+                the grading device.
             **kwargs: its keyword arguments.
 
         Returns:
             The outcome: the value as plain data (tensors on the CPU), or the error raised.
         """
         then_payload = None if then is None else {"args": list(then), "kwargs": {}}
-        return self._request(
-            "call", {"name": name, "args": list(args), "kwargs": kwargs, "then": then_payload}
-        )
+        return self._request("call", {"name": name, "args": list(args), "kwargs": kwargs, "then": then_payload,
+                                      "run_on": run_on})  # fmt: skip
 
-    def build(self, name: str, *args: Any, seed: int = 0) -> Outcome:
+    def build(self, name: str, *args: Any, seed: int = 0, run_on: str | None = None) -> Outcome:
         """Construct the notebook's module class ``name``, as ``Sandbox.build`` does.
 
         Args:
             name: the ``nn.Module`` class defined in the notebook.
             *args: its constructor's arguments.
             seed: seeds torch before construction.
+            run_on: the device the module is moved to (e.g. "meta"); None: the grading device.
 
         Returns:
             The outcome; its value is ``{"handle", "parameters", "buffers"}`` (shapes in
             creation order).
         """
-        return self._request("build", {"name": name, "args": list(args), "seed": seed})
+        return self._request(
+            "build", {"name": name, "args": list(args), "seed": seed, "run_on": run_on}
+        )
 
     def load(self, handle: str, tensors: list[Any], key: str) -> Outcome:  # noqa: ARG002 (the Sandbox's signature)
         """Copy tensors into a built module, as ``Sandbox.load`` does.
@@ -92,7 +95,8 @@ class Local:
         """
         return self._request("load", {"handle": handle, "tensors": tensors})
 
-    def forward(self, handle: str, *args: Any, mode: str = "eval", key: str) -> Outcome:  # noqa: ARG002
+    def forward(self, handle: str, *args: Any, mode: str = "eval", key: str,  # noqa: ARG002
+                run_on: str | None = None) -> Outcome:  # fmt: skip
         """Run a built module, as ``Sandbox.forward`` does.
 
         Args:
@@ -100,11 +104,14 @@ class Local:
             *args: its inputs, e.g. x (B, 1, 28, 28), t (B,) and c (B, 10).
             mode: "train" or "eval".
             key: unused here (``Sandbox.forward`` takes it).
+            run_on: the device its inputs go to (that of a module built with ``run_on``).
 
         Returns:
-            The outcome; its value is the module's output, on the CPU.
+            The outcome; its value is the module's output, on the CPU (on "meta" there).
         """
-        return self._request("forward", {"handle": handle, "args": list(args), "mode": mode})
+        return self._request(
+            "forward", {"handle": handle, "args": list(args), "mode": mode, "run_on": run_on}
+        )
 
 
 def check(assignment: str, nodeid: str, namespace: dict[str, Any] | None = None) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from autograder.confinement import Confinement
 from autograder.sandbox import Sandbox
-from autograder.site import ROOT, preamble, student_site
+from autograder.site import preamble, student_site
 from autograder.submission import graded_code
 
 CHECKS = Path(__file__).with_name("checks")
@@ -144,45 +145,56 @@ def run_checks(student: Any, assignment: str, select: str | None = None) -> list
     return collector.tests
 
 
-def grade(submission: Path, *, assignment: str | None = None, timeout: float = 20.0, device: str = "cpu",
-          threads: int = 1) -> dict[str, Any]:  # fmt: skip
+def grade(submission: Path, *, confinement: Confinement, assignment: str | None = None, timeout: float = 30.0,
+          device: str = "cpu", threads: int = 1, max_seconds: float = 600.0) -> dict[str, Any]:  # fmt: skip
     """Grade ``submission``; returns Gradescope's results.json as a dict.
 
-    It never raises for bad code: what the code does wrong is in the checks' verdicts.
+    It never raises for bad code: what the code does wrong is in the checks'
+    verdicts. The submission is read once, before its worker starts; every
+    process of the worker has ended when this returns.
 
     Args:
         submission: a notebook (.ipynb) or .py module.
+        confinement: how its worker is confined (``autograder.confinement.choose``).
         assignment: "part_a" or "part_b"; None: from the names the code defines.
-        timeout: seconds each call of the submission may take.
+        timeout: CPU seconds each call of the submission may take.
         device: where the checks run, "cpu" or "cuda".
         threads: CPU threads the worker may use.
+        max_seconds: wall-clock seconds the whole submission may take.
 
     Returns:
-        The results: score, execution_time, tests and output.
+        The results: score, execution_time, tests and output (the confinement included).
 
     Raises:
         autograder.submission.SubmissionError: the submission cannot be read.
     """
+    from autograder.feedback import explain_dependencies
+    from autograder.redact import clean
+
     start = time.perf_counter()
     code = graded_code(submission)
     assignment = assignment or detect_assignment(code)
     head = preamble(code)
-    with Sandbox(head + code, student_site(), hide=(ROOT, submission.resolve().parent), line_offset=head.count("\n"),
-                 timeout=timeout, device=device, threads=threads) as sandbox:  # fmt: skip
+    with Sandbox(head + code, student_site(), confinement=confinement, line_offset=head.count("\n"),
+                 timeout=timeout, device=device, threads=threads, max_seconds=max_seconds) as sandbox:  # fmt: skip
         # the worker starts first: this process imports torch and the checks meanwhile
         from autograder.worker import warm_up
 
         warm_up(device)
         tests = run_checks(sandbox, assignment)
         load_error = sandbox.load_error
-    result: dict[str, Any] = {
+    tests = explain_dependencies(tests, code)
+    for test in tests:
+        test["output"] = clean(test["output"])
+    output = f"assignment {assignment}, graded on {device}"
+    if load_error is not None:
+        output += clean(
+            f"; your code stopped while loading: {load_error.error}: {load_error.message}"
+        )
+    return {
         "score": sum(t["score"] for t in tests),
         "execution_time": round(time.perf_counter() - start, 2),
         "tests": tests,
-        "output": f"assignment {assignment}, graded on {device}",
+        "output": output,
+        "confinement": confinement.describe(),
     }
-    if load_error is not None:
-        result["output"] += (
-            f"; your code stopped while loading: {load_error.error}: {load_error.message}"
-        )
-    return result

@@ -1,26 +1,38 @@
-"""Running a submission's functions in a confined worker process.
+"""Running a submission's functions in a confined worker process (``autograder/worker.py``).
 
-The worker (``autograder/worker.py``) runs under bubblewrap where it works: no
-network, the repository (reference code, hidden checks, other submissions) and
-/tmp hidden, the file system read-only but for its scratch folder. Everywhere it
-also runs with resource limits (data segment, file size, CPU time) and a clean
-environment, and every call has a wall-clock timeout; a worker that hangs, dies
-or exits is replaced for the next call. Values come back as ``torch.save``
-files read with ``weights_only=True``, so nothing the submission sends can run
-code here.
+The worker is started under the grader's confinement (``autograder.confinement``):
+as a uid of its own where the grader is root, under bubblewrap with an allowlist
+of paths where that works. Everywhere it also runs with resource limits (data
+segment, file size, CPU time, processes) in a session of its own, with a clean
+environment.
+
+Nothing passes through the file system: the submission's code and each request
+go to the worker's stdin, and each answer comes back on a pipe, as framed
+``torch.save`` bytes read with ``weights_only=True``, so nothing the submission
+sends can run code here, and no link it plants can make the grader write
+anywhere. The worker's own folder (``scratch``) is its home and working folder.
+
+Time is counted in CPU seconds of the worker's processes, so a loaded machine
+does not cost a correct submission its points; a worker that waits without
+computing (a sleep, a blocking read) is stopped after ``IDLE_SECONDS``. A worker
+that dies, hangs or exits while loading the submission is not started again:
+every later call gets that outcome at once. One that dies in a call is
+restarted, at most ``RESTARTS`` times. A whole submission has a wall-clock
+budget (``max_seconds``); past it, calls fail at once. When the sandbox closes,
+every process of the worker is ended (by uid where it has its own, by PID
+namespace and session otherwise) before anything is reported.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import io
 import itertools
 import json
 import os
 import resource
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,16 +41,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autograder import users
+from autograder.confinement import Confinement
+
 if TYPE_CHECKING:
     import torch
 
-WORKER = Path(__file__).with_name("worker.py")
-WORKER_FILES = (WORKER, Path(__file__).with_name("toys.py"))  # all of the grader the worker sees
+PACKAGE = Path(__file__).resolve().parent
+WORKER_FILES = ("worker.py", "toys.py", "users.py")  # all of the grader the worker sees
 MEMORY_BYTES = 6 * 2**30  # data segment: a memory bomb fails inside the worker
 FILE_BYTES = 64 * 2**20  # largest file the worker may write (its output log included)
-CPU_SECONDS = 600
-PROCESSES = 512  # a fork bomb stops here (enforced where the worker runs as an unprivileged user)
-NOBODY = 65534
+CPU_SECONDS = 1800  # the worker process's whole life
+PROCESSES = 256  # a fork bomb stops here (counted per uid: exact where the worker has its own)
+IDLE_SECONDS = 20.0  # a call that computes nothing for this long is stopped
+LOAD_CPU_SECONDS = (
+    15.0  # starting Python, torch and the student build; the submission's own code adds ``timeout``
+)
+RESTARTS = 8
+HEADER_BYTES = 64 * 1024
+ANSWER_BYTES = 256 * 2**20  # the checks' largest answer (a UNet's output) is a few MB
+CLOCK = os.sysconf("SC_CLK_TCK")
+DIED = "the submission's process ended (exit, crash or memory limit)"
 
 
 @dataclass
@@ -46,7 +69,7 @@ class Outcome:
     """What one call of a submitted function gave: a value, or an error, or nothing in time."""
 
     value: Any = None
-    error: str | None = None  # exception type name, "Timeout" or "WorkerDied"
+    error: str | None = None  # exception type name, "Timeout", "WorkerDied" or "GradingTimeLimit"
     message: str = ""
     line: int | None = None
     off_device: bool = False  # a returned tensor was not on the grading device
@@ -57,43 +80,46 @@ class Outcome:
         return self.error is None
 
 
-def bwrap_works() -> bool:
-    """Whether bubblewrap can start a confined process here."""
-    if shutil.which("bwrap") is None:
-        return False
-    done = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "true"],
-                          capture_output=True)  # fmt: skip
-    return done.returncode == 0
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(c) for c in task.read_text().split()]
+    return found
 
 
-def _drops_to_nobody(confine: bool) -> bool:
-    """A root grader runs confined workers as user nobody, so process and file limits bind them."""
-    return confine and os.geteuid() == 0 and shutil.which("setpriv") is not None
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc).
 
+    Args:
+        pid: the root of the tree.
 
-def _limits(nproc: bool) -> None:
-    os.setsid()
-    if nproc:
-        resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES, PROCESSES))
-    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _descendants(pid: int, depth: int = 2) -> list[int]:
-    """Child processes of ``pid``, and theirs, ``depth`` levels down (from /proc)."""
-    found: list[int] = []
-    frontier = [pid]
-    for _ in range(depth):
-        nxt = []
-        for parent in frontier:
-            for task in Path(f"/proc/{parent}/task").glob("*/children"):
-                with contextlib.suppress(OSError, ValueError):
-                    nxt += [int(c) for c in task.read_text().split()]
+    Returns:
+        Their pids.
+    """
+    found, frontier = [], [pid]
+    while frontier:
+        nxt = [c for p in frontier for c in _children(p)]
         found += nxt
         frontier = nxt
     return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds of ``pids`` and of the children they have waited for.
+
+    Args:
+        pids: processes.
+
+    Returns:
+        The seconds, summed.
+    """
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / CLOCK
 
 
 def _alive(pid: int) -> bool:
@@ -104,185 +130,321 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _limits(uid: int | None, drop: bool, processes: int) -> None:
+    """In the worker's process before it starts: a session of its own, limits, and (without bubblewrap) its uid."""
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BYTES, MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(
+        resource.RLIMIT_NPROC, (processes, processes)
+    )  # counted per uid (root's are not)
+    if drop and uid is not None:
+        users.drop_privileges(uid)
+
+
+class _Channel:
+    """Framed answers from the worker: a JSON header line, then ``size`` bytes."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer = fd, b""
+
+    def _fill(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            raise EOFError
+        self.buffer += chunk
+        return True
+
+    def frame(self, timeout: float) -> tuple[dict[str, Any], bytes] | None:
+        """A whole frame if one arrives within ``timeout`` seconds, else None.
+
+        Raises:
+            EOFError: the worker closed its end.
+            ValueError: a malformed frame.
+        """
+        end = time.monotonic() + timeout
+        while True:
+            if b"\n" in self.buffer:
+                line, rest = self.buffer.split(b"\n", 1)
+                header = json.loads(line)
+                if not isinstance(header, dict):
+                    raise ValueError("not a header")
+                size = int(header.get("size", 0))
+                if not 0 <= size <= ANSWER_BYTES:
+                    raise ValueError("an answer too large")
+                if len(rest) >= size:
+                    self.buffer = rest[size:]
+                    return header, rest[:size]
+            elif len(self.buffer) > HEADER_BYTES:
+                raise ValueError("a header too long")
+            left = end - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                return None
+
+
 class Sandbox:
     """One submission's worker. Use as a context manager; ``call`` runs one function.
 
     Args:
-        code: the submission's graded code (``autograder.submission.graded_code``).
-        student_site: a folder holding the student build of fundiff (no reference code).
-        hide: folders the worker must not see (the repository, the submissions).
-        timeout: seconds each call may take.
-        confine: use bubblewrap (None: where it works).
+        code: the submission's graded code (``autograder.submission.graded_code``), with the
+            notebooks' imports before it.
+        student_site: the student build of fundiff (no reference code); a verified read-only
+            copy is made for the worker.
+        confinement: how the worker is confined (``autograder.confinement.choose``).
+        timeout: CPU seconds each call may take.
         device: where the submission's inputs are put and its code runs ("cpu", "cuda").
         threads: CPU threads the worker may use.
         line_offset: lines put before the student's code (error lines are counted in the student's code).
+        max_seconds: wall-clock seconds for the whole submission.
     """
 
-    def __init__(self, code: str, student_site: Path, *, hide: tuple[Path, ...] = (), timeout: float = 20.0,
-                 confine: bool | None = None, device: str = "cpu", threads: int = 1, line_offset: int = 0) -> None:  # fmt: skip
-        self.code, self.site, self.hide, self.timeout = code, student_site, hide, timeout
+    def __init__(self, code: str, student_site: Path, *, confinement: Confinement, timeout: float = 30.0,
+                 device: str = "cpu", threads: int = 1, line_offset: int = 0,
+                 max_seconds: float = 600.0) -> None:  # fmt: skip
+        self.code, self.site, self.confinement, self.timeout = (
+            code,
+            student_site,
+            confinement,
+            timeout,
+        )
         self.device, self.threads, self.line_offset = device, threads, line_offset
-        self.confine = bwrap_works() if confine is None else confine
-        self.scratch = Path(tempfile.mkdtemp(prefix="fundiff-grade-"))
+        self.deadline = time.monotonic() + max_seconds
+        self.max_seconds = max_seconds
         self.load_error: Outcome | None = None
+        self.uid: int | None = None
+        self._user: contextlib.ExitStack | None = None
         self._ids = itertools.count()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._answers: Any = None
+        self._channel: _Channel | None = None
         self._broken: dict[str, Outcome] = {}
+        self._fatal: Outcome | None = None
         self._starts = 0
         self._loading = False
 
+    # ---- life cycle
+
     def __enter__(self) -> Sandbox:
-        (self.scratch / "submission.py").write_text(self.code)
-        if _drops_to_nobody(self.confine):
-            os.chown(self.scratch, NOBODY, NOBODY)
-        self._start()
+        from autograder.site import read_only_copy
+
+        self._user = contextlib.ExitStack()
+        try:
+            if self.confinement.own_user:
+                self.uid = self._user.enter_context(users.worker_user())
+            self.home = Path(tempfile.mkdtemp(prefix="fundiff-grade-"))
+            self.home.chmod(0o711)  # the worker may pass through, not list
+            self.worker_dir = self.home / "worker"
+            self.worker_dir.mkdir(mode=0o755)
+            for name in WORKER_FILES:
+                shutil.copy(PACKAGE / name, self.worker_dir / name)
+                (self.worker_dir / name).chmod(0o444)
+            self.worker_dir.chmod(0o555)
+            self.copy = read_only_copy(self.site, self.home / "site")
+            self.scratch = self.home / "scratch"
+            self.scratch.mkdir(mode=0o700)
+            if self.uid is not None:
+                os.chown(self.scratch, self.uid, self.uid)
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._loaded()
-        self._stop()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        try:
+            if self._loading:
+                self._loaded()
+        finally:
+            try:
+                self._stop()
+                if self.uid is not None:
+                    users.sweep(self.uid)
+            finally:
+                if getattr(self, "home", None) is not None:
+                    # links inside are removed, never followed
+                    shutil.rmtree(self.home, ignore_errors=True)
+                if self._user is not None:
+                    self._user.close()  # the uid is given back
 
     def _command(self, fd: int) -> list[str]:
-        python = [
-            sys.executable,
-            "-I",
-            str(WORKER),
-            str(self.scratch),
-            str(self.site),
-            str(fd),
-            self.device,
-        ]
-        if not self.confine:
+        python = [sys.executable, "-I", str(self.worker_dir / "worker.py"), str(self.scratch), str(self.copy),
+                  str(fd), self.device, "-" if self.uid is None or not self.confinement.bwrap else str(self.uid)]  # fmt: skip
+        if not self.confinement.bwrap:
             return python
-        prefix = Path(sys.prefix).resolve()
-        devices = (
-            ["--dev-bind", "/dev", "/dev"] if self.device != "cpu" else ["--dev", "/dev"]
-        )  # GPU nodes
-        cmd = ["bwrap", "--ro-bind", "/", "/", *devices, "--proc", "/proc", "--tmpfs", "/tmp",
-               "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session"]  # fmt: skip
-        nobody = _drops_to_nobody(self.confine)
-        if nobody:  # the grader's home (root's files, its caches) hidden; what the worker needs is bound below
-            cmd += ["--tmpfs", str(Path.home().resolve())]
-        for folder in self.hide:
-            cmd += ["--tmpfs", str(Path(folder).resolve())]
-        for keep in (
-            prefix,
-            Path(sys.base_prefix).resolve(),
-            *(f.resolve() for f in WORKER_FILES),
-            Path(self.site).resolve(),
-            self.scratch.resolve(),
-        ):
-            for folder in reversed(
-                keep.parents[:-1]
-            ):  # under a tmpfs, mount points need traversable parents
-                cmd += ["--perms", "0755", "--dir", str(folder)]
-            cmd += [
-                "--bind" if keep == self.scratch.resolve() else "--ro-bind",
-                str(keep),
-                str(keep),
-            ]
-        if nobody:
-            cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-        return cmd + python
+        from autograder.allowlist import bwrap_arguments
+
+        options = bwrap_arguments(self.copy, self.scratch, self.worker_dir, gpu=self.device != "cpu",
+                                  as_root=os.geteuid() == 0)  # fmt: skip
+        return [self.confinement.bwrap, *options, "--chdir", str(self.scratch), *python]
 
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(self.scratch),
-            "OMP_NUM_THREADS": str(self.threads),
-            "LANG": "C.UTF-8",
-        }
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
+               "OMP_NUM_THREADS": str(self.threads), "OMP_WAIT_POLICY": "PASSIVE", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+               "MPLCONFIGDIR": str(self.scratch), "USER": "student"}  # fmt: skip
+        # under bubblewrap the worker drops to its uid itself
+        drop = self.uid is not None and not self.confinement.bwrap
+        # its own uid runs nothing else; sharing the grader's, it may add this many to what runs already
+        processes = PROCESSES + (
+            0 if self.uid is not None else len(users.processes_of(os.getuid()))
+        )
         self._proc = subprocess.Popen(
             self._command(write_fd), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(write_fd,), env=env, cwd=self.scratch,
-            preexec_fn=functools.partial(_limits, _drops_to_nobody(self.confine)),
+            preexec_fn=lambda: _limits(self.uid, drop, processes),
         )  # fmt: skip
         os.close(write_fd)
-        self._answers = os.fdopen(read_fd, "r")
-        # its first answer (the submission loaded) is read before the first request
+        self._channel = _Channel(read_fd)
+        self._starts += 1
+        # the code goes first (the worker reads it before it imports torch); if the worker died at
+        # once, its load answer says so. That answer is read before the first request, so that this
+        # process imports torch and the checks while the worker starts.
+        with contextlib.suppress(OSError):
+            self._send("load", "load", self.code.encode())
         self._loading = True
 
     def _loaded(self) -> None:
-        """Wait for a started worker to load the submission; the first load's failure is ``load_error``."""
-        if not self._loading:
-            return
+        """Wait for a started worker to load the submission; a death or hang there is final."""
         self._loading = False
-        first = self._read("load", timeout=max(self.timeout, 120.0))
-        if not first.ok and self._starts == 0:
+        first = self._answer("load", LOAD_CPU_SECONDS + self.timeout)
+        if first.error in ("Timeout", "WorkerDied", "GradingTimeLimit"):
+            what = {"Timeout": "did not finish loading in time (an endless loop or a wait at the top level?)",
+                    "WorkerDied": "ended its process while loading (exit, crash or memory limit)",
+                    "GradingTimeLimit": first.message}[first.error]  # fmt: skip
+            self._fatal = Outcome(
+                error=first.error, message=f"your code {what}; nothing of it could be checked"
+            )
+            if self.load_error is None:
+                self.load_error = self._fatal
+        elif not first.ok and self.load_error is None:
             self.load_error = first
-        self._starts += 1
 
     def _ensure_started(self) -> Outcome | None:
-        """Start a worker if none runs (the last one was killed); an outcome to report if none will start."""
-        for attempt in range(3):
+        """Start a worker if none runs; the outcome to report where none may."""
+        if self._loading:
             self._loaded()
-            if self._proc is not None:
-                return None
-            time.sleep(attempt)  # processes the last one left may take a moment to die
-            self._start()
-        self._loaded()
-        if self._proc is not None:
-            return None
-        return Outcome(error="WorkerDied", message="the submission's process could not be restarted after an "
-                       "earlier call ended it (did it leave processes running?)")  # fmt: skip
+        if self._fatal is None and self._proc is None:
+            if self._starts > RESTARTS:
+                self._fatal = Outcome(error="WorkerDied", message=f"your code ended its process {RESTARTS} times; "
+                                      "no more calls were made")  # fmt: skip
+            else:
+                self._start()
+                self._loaded()
+        return self._fatal
+
+    def _pids(self) -> list[int]:
+        if self._proc is None:
+            return []
+        pids = [self._proc.pid, *descendants(self._proc.pid)]
+        if self.uid is not None:
+            pids += [p for p in users.processes_of(self.uid) if p not in pids]
+        return pids
 
     def _stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            inner = _descendants(
-                self._proc.pid
-            )  # bwrap's init of the worker's PID namespace, the worker
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+        if self._proc is not None:
+            inner = descendants(self._proc.pid)
+            users.signal_group(self._proc.pid)
+            self._proc.kill()
             self._proc.wait()
-            for pid in inner:  # a namespace's init exits only once every process in it is gone
+            if self.uid is not None:
+                users.end_processes(self.uid)
+            for pid in inner:  # a PID namespace's init exits only once every process in it is gone
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, 9)
             deadline = time.monotonic() + 30
-            while any(_alive(pid) for pid in inner) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        if self._answers is not None:
-            self._answers.close()
-        self._proc = self._answers = None
+            while any(_alive(p) for p in inner) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()  # type: ignore[union-attr]
+        if self._channel is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._channel.fd)
+        self._proc = self._channel = None
 
-    def _read(self, rid: str, timeout: float) -> Outcome:
-        assert self._answers is not None
-        ready, _, _ = select.select([self._answers], [], [], timeout)
-        if not ready:
-            self._stop()
-            return Outcome(error="Timeout", message=f"no answer within {timeout:.0f} s")
-        line = self._answers.readline()
-        if not line:
-            self._stop()
+    # ---- the wire
+
+    def _send(self, rid: str, op: str, payload: bytes) -> None:
+        """Write one frame to the worker's stdin, waiting at most ``IDLE_SECONDS`` for it to take each part.
+
+        Raises:
+            OSError: the worker is gone, or took nothing for that long (stopped, or not reading).
+        """
+        assert self._proc is not None and self._proc.stdin is not None
+        fd = self._proc.stdin.fileno()
+        os.set_blocking(fd, False)
+        data = memoryview(
+            json.dumps({"id": rid, "op": op, "size": len(payload)}).encode() + b"\n" + payload
+        )
+        while data:
+            _, ready, _ = select.select(
+                [], [fd], [], min(IDLE_SECONDS, max(0.0, self.deadline - time.monotonic()))
+            )
+            if not ready:
+                raise TimeoutError("the worker took no request")
+            data = data[os.write(fd, data) :]
+
+    def _answer(self, rid: str, cpu_limit: float) -> Outcome:
+        """Wait for the answer to ``rid``, within ``cpu_limit`` CPU seconds, the idle limit and the budget."""
+        if self._channel is None:
             return Outcome(
                 error="WorkerDied",
-                message="the submission's process ended (exit, crash or memory limit)",
+                message=DIED,
             )
-        try:
-            answer = json.loads(line)
-        except ValueError:
-            return Outcome(error="WorkerDied", message="the submission's process sent garbage")
+        start_cpu = last_cpu = cpu_seconds(self._pids())
+        idle_since = time.monotonic()
+        while True:
+            try:
+                got = self._channel.frame(min(0.2, max(0.0, self.deadline - time.monotonic())))
+            except EOFError:
+                self._stop()
+                return Outcome(
+                    error="WorkerDied",
+                    message=DIED,
+                )
+            except ValueError:
+                self._stop()
+                return Outcome(error="WorkerDied", message="the submission's process sent garbage")
+            if got is not None:
+                return self._outcome(rid, *got)
+            now, cpu = time.monotonic(), cpu_seconds(self._pids())
+            if now >= self.deadline:
+                self._stop()
+                return Outcome(error="GradingTimeLimit", message=f"the grading of this submission reached its "
+                               f"limit of {self.max_seconds:.0f} s")  # fmt: skip
+            if cpu - start_cpu > cpu_limit:
+                self._stop()
+                return Outcome(
+                    error="Timeout", message=f"used more than {cpu_limit:.0f} s of CPU time"
+                )
+            if cpu - last_cpu > 0.01:
+                last_cpu, idle_since = cpu, now
+            elif now - idle_since > IDLE_SECONDS:
+                self._stop()
+                return Outcome(
+                    error="Timeout", message=f"waited {IDLE_SECONDS:.0f} s without computing"
+                )
+
+    def _outcome(self, rid: str, answer: dict[str, Any], payload: bytes) -> Outcome:
         if answer.get("id") != rid:
+            self._stop()
             return Outcome(
                 error="WorkerDied", message="the submission's process answered out of turn"
             )
         if not answer.get("ok"):
-            return Outcome(
-                error=str(answer.get("error")),
-                message=str(answer.get("message", "")),
-                line=answer["line"] - self.line_offset
-                if isinstance(answer.get("line"), int)
-                else None,
-            )
-        if "result" not in answer:
+            line = answer.get("line")
+            return Outcome(error=str(answer.get("error"))[:100], message=str(answer.get("message", ""))[:500],
+                           line=line - self.line_offset if isinstance(line, int) else None)  # fmt: skip
+        if not payload:
             return Outcome()
         import torch  # imported once the worker starts, so that both start at once
 
         try:
-            value = torch.load(self.scratch / Path(answer["result"]).name, weights_only=True)
-        except Exception as err:  # noqa: BLE001 (whatever the file holds, it is the submission's fault)
+            value = torch.load(io.BytesIO(payload), weights_only=True)
+        except Exception as err:  # noqa: BLE001 (whatever the bytes hold, it is the submission's fault)
             return Outcome(
                 error="BadResult",
                 message=f"its result could not be read back ({type(err).__name__})",
@@ -300,34 +462,36 @@ class Sandbox:
         from autograder.toys import on_wire
 
         rid = str(next(self._ids))
-        torch.save(on_wire(payload), self.scratch / f"args_{rid}.pt")
-        assert self._proc is not None and self._proc.stdin is not None
+        data = io.BytesIO()
+        torch.save(on_wire(payload), data)
         try:
-            self._proc.stdin.write(
-                (json.dumps({"id": rid, "op": op, "args": f"args_{rid}.pt"}) + "\n").encode()
-            )
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self._send(rid, op, data.getvalue())
+        except TimeoutError:
             self._stop()
             outcome = Outcome(
-                error="WorkerDied",
-                message="the submission's process ended (exit, crash or memory limit)",
+                error="Timeout", message=f"it took no request for {IDLE_SECONDS:.0f} s"
             )
+        except OSError:
+            self._stop()
+            outcome = Outcome(error="WorkerDied", message=DIED)
         else:
-            outcome = self._read(rid, self.timeout)
-        if outcome.error in ("Timeout", "WorkerDied"):
+            outcome = self._answer(rid, self.timeout)
+        if outcome.error in ("Timeout", "WorkerDied", "GradingTimeLimit"):
             self._broken[key] = outcome
         return outcome
 
-    def call(
-        self, name: str, *args: Any, then: tuple[Any, ...] | None = None, **kwargs: Any
-    ) -> Outcome:
+    # ---- what the checks call
+
+    def call(self, name: str, *args: Any, then: tuple[Any, ...] | None = None, run_on: str | None = None,
+             **kwargs: Any) -> Outcome:  # fmt: skip
         """Call the submission's ``name`` with tensors, numbers and ``Helper`` arguments.
 
         Args:
             name: the function defined in the submission.
             *args: its positional arguments.
             then: arguments for calling what ``name`` returns (a predictor it builds).
+            run_on: the device its inputs and helpers go to for this call (e.g. "meta": no
+                values, but a tensor made on another device shows); None: the grading device.
             **kwargs: its keyword arguments.
 
         Returns:
@@ -335,23 +499,25 @@ class Sandbox:
             timeout or the worker's death; after a timeout or death, later calls of
             ``name`` give the same outcome at once.
         """
-        payload = {"name": name, "args": list(args), "kwargs": kwargs,
+        payload = {"name": name, "args": list(args), "kwargs": kwargs, "run_on": run_on,
                    "then": None if then is None else {"args": list(then), "kwargs": {}}}  # fmt: skip
-        return self._request("call", name, payload)
+        return self._request("call", f"{name}@{run_on}" if run_on else name, payload)
 
-    def build(self, name: str, *args: Any, seed: int = 0) -> Outcome:
+    def build(self, name: str, *args: Any, seed: int = 0, run_on: str | None = None) -> Outcome:
         """Construct the submission's module class ``name(*args)`` with torch seeded by ``seed``.
 
         Args:
             name: the ``nn.Module`` class defined in the submission.
             *args: its constructor's arguments.
             seed: seeds torch before construction.
+            run_on: the device the module is moved to (e.g. "meta"); None: the grading device.
 
         Returns:
             The outcome; its value is ``{"handle", "parameters", "buffers"}`` (shapes in
             creation order).
         """
-        return self._request("build", name, {"name": name, "args": list(args), "seed": seed})
+        payload = {"name": name, "args": list(args), "seed": seed, "run_on": run_on}
+        return self._request("build", f"{name}@{run_on}" if run_on else name, payload)
 
     def load(self, handle: str, tensors: list[torch.Tensor], key: str) -> Outcome:
         """Copy ``tensors`` into a built module's parameters then buffers, in order.
@@ -367,7 +533,9 @@ class Sandbox:
         """
         return self._request("load", key, {"handle": handle, "tensors": tensors})
 
-    def forward(self, handle: str, *args: Any, mode: str = "eval", key: str) -> Outcome:
+    def forward(
+        self, handle: str, *args: Any, mode: str = "eval", key: str, run_on: str | None = None
+    ) -> Outcome:
         """Run a built module (in ``mode``: train or eval) on ``args``, without gradients.
 
         Args:
@@ -376,8 +544,10 @@ class Sandbox:
             mode: "train" or "eval".
             key: names the request: once a request under it times out or ends the worker,
                 later ones give that outcome at once.
+            run_on: the device its inputs go to (that of a module built with ``run_on``).
 
         Returns:
-            The outcome; its value is the module's output, on the CPU.
+            The outcome; its value is the module's output, on the CPU (on "meta" there).
         """
-        return self._request("forward", key, {"handle": handle, "args": list(args), "mode": mode})
+        payload = {"handle": handle, "args": list(args), "mode": mode, "run_on": run_on}
+        return self._request("forward", f"{key}@{run_on}" if run_on else key, payload)

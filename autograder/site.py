@@ -3,6 +3,9 @@
 Each change to fundiff or the notebooks makes a new build (about 35 MB). A build
 is touched whenever a grader uses it, and builds that no grader has used for a
 day are removed when a new one is made, so the cache holds what is in use.
+Beside each build lies the SHA-256 of each of its files; every submission's
+worker gets a read-only copy of the build checked against them, so nothing a
+worker (or anything else) changed in the cache can reach the next submission.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import compileall
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -44,12 +48,11 @@ def student_site(cache: Path | None = None) -> Path:
         digest.update(path.read_bytes())
     cache = cache or Path.home() / ".cache" / "fundiff" / "autograder"
     site = cache / f"student-{digest.hexdigest()[:16]}"
-    if not (site / "fundiff" / "__init__.py").is_file():
+    if not ((site / "fundiff" / "__init__.py").is_file() and _manifest_path(site).is_file()):
         cache.mkdir(parents=True, exist_ok=True)
         partial = Path(
             tempfile.mkdtemp(prefix=site.name + ".", dir=cache)
         )  # graders building at once each get one
-        partial.chmod(0o755)  # the worker may run as another user
         try:
             build_tree(partial)
             _grading_assets(partial / "grading")
@@ -57,9 +60,10 @@ def student_site(cache: Path | None = None) -> Path:
             # otherwise compile the whole student build each time it starts
             compileall.compile_dir(partial, quiet=1, workers=1)
             shutil.rmtree(site, ignore_errors=True)
+            _manifest_path(site).write_text(json.dumps(digests(partial)))
             partial.rename(site)
         except OSError:
-            if not (site / "fundiff" / "__init__.py").is_file():
+            if not _manifest_path(site).is_file():
                 raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
@@ -67,6 +71,60 @@ def student_site(cache: Path | None = None) -> Path:
     with contextlib.suppress(OSError):  # a read-only cache is used as it is
         os.utime(site)  # in use: a grader of this version is starting
     return site
+
+
+def _manifest_path(site: Path) -> Path:
+    return site.with_name(site.name + ".sha256.json")
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 of every file under ``folder``, by relative path; links are refused.
+
+    Args:
+        folder: a student build, or a copy of one.
+
+    Returns:
+        A dict from relative path to hex digest.
+
+    Raises:
+        RuntimeError: the folder holds a link or something else than files and folders.
+    """
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise RuntimeError(
+                f"the student build {folder} holds {path.relative_to(folder)}, not a plain file"
+            )
+        if path.is_file():
+            found[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def read_only_copy(site: Path, dest: Path) -> Path:
+    """Copy the student build ``site`` to ``dest``, read-only for everyone, checked file by file.
+
+    Args:
+        site: a build made by ``student_site``.
+        dest: a folder that does not exist yet.
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        RuntimeError: the copy differs from the digests recorded when the build was made
+            (a file changed, added or removed).
+    """
+    shutil.copytree(site, dest, symlinks=True)
+    want = json.loads(_manifest_path(site).read_text()) if _manifest_path(site).is_file() else None
+    have = digests(dest)
+    if want is None or have != want:
+        changed = sorted(set(have.items()) ^ set((want or {}).items()))
+        shutil.rmtree(dest, ignore_errors=True)
+        raise RuntimeError(f"the student build {site} is not as it was built ({changed[:1] or 'no digests'}); "
+                           "remove it, and the grader builds it again")  # fmt: skip
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    return dest
 
 
 def remove_stale_sites(cache: Path, keep: Path, stale_seconds: float = STALE_SECONDS) -> list[Path]:
@@ -83,12 +141,15 @@ def remove_stale_sites(cache: Path, keep: Path, stale_seconds: float = STALE_SEC
     """
     now, removed = time.time(), []
     for other in cache.glob("student-*"):
+        if other.name.endswith(".sha256.json"):
+            continue
         try:
             old = other != keep and other.is_dir() and now - other.stat().st_mtime > stale_seconds
         except OSError:  # removed meanwhile by another grader
             continue
         if old:
             shutil.rmtree(other, ignore_errors=True)
+            _manifest_path(other).unlink(missing_ok=True)
             removed.append(other)
     return removed
 

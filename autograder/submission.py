@@ -3,11 +3,51 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
+
+MAX_BYTES = 50 * 2**20  # a notebook with its outputs stays well below this
 
 
 class SubmissionError(ValueError):
     """The submission cannot be read; the message says why and what to hand in."""
+
+
+def read_once(path: Path) -> str:
+    """The text of ``path``, read once; a link, or anything but a regular file, is refused.
+
+    Args:
+        path: the submission.
+
+    Returns:
+        Its text (undecodable bytes replaced).
+
+    Raises:
+        SubmissionError: no such file, a link, not a regular file, or too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SubmissionError(
+            f"{path.name}: no such file; hand in the .ipynb from course/ or a .py module"
+        ) from None
+    except OSError:
+        raise SubmissionError(
+            f"{path.name}: a link or an unreadable file; hand in the file itself"
+        ) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(
+                f"{path.name}: not a regular file; hand in the notebook or module itself"
+            )
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise SubmissionError(
+            f"{path.name}: larger than {MAX_BYTES >> 20} MB; clear the notebook's outputs"
+        )
+    return data.decode(errors="replace")
 
 
 def graded_code(path: Path) -> str:
@@ -23,23 +63,20 @@ def graded_code(path: Path) -> str:
         The code, a notebook's cells separated by blank lines.
 
     Raises:
-        SubmissionError: a missing or unreadable file, another kind of file, or a notebook
-            without graded cells.
+        SubmissionError: a missing or unreadable file, a link, another kind of file, or a
+            notebook without graded cells.
     """
-    if not path.is_file():
-        raise SubmissionError(
-            f"{path}: no such file; hand in the .ipynb from course/ or a .py module"
-        )
+    if path.suffix not in (".py", ".ipynb"):
+        raise SubmissionError(f"{path.name}: not a notebook (.ipynb) or a Python module (.py)")
+    text = read_once(path)
     if path.suffix == ".py":
-        return path.read_text(errors="replace")
-    if path.suffix != ".ipynb":
-        raise SubmissionError(f"{path}: not a notebook (.ipynb) or a Python module (.py)")
+        return text
     try:
-        nb = json.loads(path.read_text(errors="replace"))
+        nb = json.loads(text)
         cells = nb["cells"]
     except (ValueError, KeyError, TypeError):
         raise SubmissionError(
-            f"{path}: not a readable notebook; re-download it from JupyterLab"
+            f"{path.name}: not a readable notebook; re-download it from JupyterLab"
         ) from None
     parts = []
     for cell in cells:
@@ -49,6 +86,6 @@ def graded_code(path: Path) -> str:
             parts.append("".join(source) if isinstance(source, list) else str(source))
     if not parts:
         raise SubmissionError(
-            f"{path}: holds no graded cells; hand in the notebook released in course/"
+            f"{path.name}: holds no graded cells; hand in the notebook released in course/"
         )
     return "\n\n".join(parts)

@@ -1,18 +1,23 @@
 """The process that runs a submission's code: one request at a time, verdicts never made here.
 
-Started by ``autograder.sandbox`` as ``python -I worker.py SCRATCH STUDENT_SITE FD DEVICE``.
-It puts the student build of fundiff (graded bodies stubbed, no reference code)
-first on sys.path, runs ``SCRATCH/submission.py`` into a namespace, then serves
-requests read from stdin, one JSON line each: ``{"id", "op", "args"}`` where
-``args`` names a ``torch.save`` file in SCRATCH. Each answer is one JSON line on
-file descriptor FD (the submission's own prints go to SCRATCH/output.log): the
-result saved with ``torch.save`` to a file named in the answer, or the error's
-type and message. ``Session`` also serves the notebooks' own checks in-process.
+Started by ``autograder.sandbox`` as ``python -I worker.py SCRATCH STUDENT_SITE FD DEVICE UID``
+from a folder holding this file, ``toys.py`` and ``users.py`` (nothing else of the
+grader). Where UID is a number (a root grader under bubblewrap) it first becomes
+that user for good. It puts the student build of fundiff (graded bodies stubbed,
+no reference code) first on sys.path, then reads frames from stdin: a JSON header
+line ``{"id", "op", "size"}`` and ``size`` bytes. The first frame (op ``load``)
+holds the submission's code, which it runs into a namespace; each later one holds
+a ``torch.save`` payload of a request. Each answer is one frame on file
+descriptor FD: a header ``{"id", "ok", "size", ...}`` and the result's
+``torch.save`` bytes, or the error's type, message and line. The submission's
+own prints go to SCRATCH/output.log. ``Session`` also serves the notebooks' own
+checks in-process.
 
 Requests (``op``):
 
 - ``call``: ``name(*args, **kwargs)``; with ``then``, the returned function is
-  called again with those arguments (a predictor or velocity a function builds).
+  called again with those arguments (a predictor or velocity a function builds);
+  with ``run_on``, its inputs and helpers are made on that device instead.
 - ``build``: ``torch.manual_seed(seed)``, then the class ``name(*args)``; kept
   under the request's id; answers its parameter and buffer shapes, in order.
 - ``load``: copy tensors into a built module's parameters and buffers, in order.
@@ -22,20 +27,20 @@ Requests (``op``):
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, BinaryIO
 
-try:  # in the worker this file sits beside toys.py; in the grading process both are autograder.*
-    from autograder import toys
-except (
-    ImportError
-):  # pragma: no cover (the confined worker, run with -I: its folder is not on sys.path)
+if __package__:  # the grading process, or a notebook's own checks
+    from autograder import toys, users
+else:  # the worker, run with -I from its own folder (no other part of the grader is there)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import toys  # type: ignore[no-redef]
+    import users  # type: ignore[no-redef]
 
     del sys.path[0]
 
@@ -47,9 +52,11 @@ class Session:
         self, namespace: dict[str, Any], device: str = "cpu", grading_assets: str | None = None
     ) -> None:
         self.namespace, self.device = namespace, device
-        self.helpers = toys.factories(device, grading_assets)
+        self.grading_assets = grading_assets
+        self.helpers = {device: toys.factories(device, grading_assets)}
         self.modules: dict[str, Any] = {}
         self.off_device = False
+        self.target = device  # where the current request's inputs go
 
     def _named(self, name: str) -> Any:
         fn = self.namespace.get(name)
@@ -58,8 +65,11 @@ class Session:
         return fn
 
     def _args(self, payload: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        args = toys.resolve(payload.get("args", []), self.helpers, self.device)
-        kwargs = toys.resolve(payload.get("kwargs", {}), self.helpers, self.device)
+        target = self.target
+        if target not in self.helpers:
+            self.helpers[target] = toys.factories(target, self.grading_assets)
+        args = toys.resolve(payload.get("args", []), self.helpers[target], target)
+        kwargs = toys.resolve(payload.get("kwargs", {}), self.helpers[target], target)
         return args, kwargs
 
     def handle(self, rid: str, op: str, payload: dict[str, Any]) -> Any:
@@ -82,6 +92,8 @@ class Session:
         import torch
 
         self.off_device = False
+        # a request may run on another device than the session's ("meta": no data, any device bug shows)
+        self.target = str(payload.get("run_on") or self.device)
         if op == "call":
             args, kwargs = self._args(payload)
             result = self._named(payload["name"])(*args, **kwargs)
@@ -101,7 +113,7 @@ class Session:
                 raise TypeError(
                     f"{payload['name']}(...) should be a torch.nn.Module, not a {type(module).__name__}"
                 )
-            self.modules[rid] = module.to(self.device)
+            self.modules[rid] = module.to(self.target)
             return {"handle": rid, "parameters": [list(p.shape) for p in module.parameters()],
                     "buffers": [list(b.shape) for b in module.buffers()]}  # fmt: skip
         if op == "load":
@@ -132,7 +144,7 @@ class Session:
                 a plain bool, int, float, str or None.
 
         Returns:
-            The same structure with tensors copied to the CPU, dataclasses and dicts as dicts
+            The same structure with tensors copied to the CPU (those on "meta" stay there), dataclasses and dicts as dicts
             with str keys, tuples as lists.
 
         Raises:
@@ -141,8 +153,10 @@ class Session:
         import torch
 
         if isinstance(value, torch.Tensor):
-            if value.device.type != torch.device(self.device).type:
+            if value.device.type != torch.device(self.target).type:
                 self.off_device = True
+            if value.device.type == "meta":  # no values to copy: shape and dtype come back
+                return value.detach()
             return value.detach().cpu().clone()
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: self.export(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -207,44 +221,65 @@ def error_answer(rid: str, err: BaseException, filename: str = "submission.py") 
     }
 
 
+def _frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
+    """The next request frame from ``stream``, or None once it is closed."""
+    line = stream.readline()
+    if not line:
+        return None
+    header = json.loads(line)
+    return header, stream.read(int(header.get("size", 0)))
+
+
+def _answer(out: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
+    out.write(json.dumps({**header, "size": len(payload)}).encode() + b"\n" + payload)
+    out.flush()
+
+
 def main() -> None:
-    """Run the submission, then serve requests until stdin closes (see the module docstring)."""
-    scratch, site, fd, device = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    answers = os.fdopen(fd, "w", buffering=1)
+    """Become the worker's user, run the submission, then serve requests until stdin closes (see above)."""
+    scratch, site, fd, device, uid = sys.argv[1:6]
+    if uid != "-":
+        users.drop_privileges(int(uid))
+    answers = os.fdopen(int(fd), "wb")
+    requests = sys.stdin.buffer
     log = open(os.path.join(scratch, "output.log"), "w", buffering=1)  # noqa: SIM115 (open for the process's life)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
+    sys.stdin = open(os.devnull)  # noqa: SIM115 (the submission reads nothing of the requests)
     sys.path.insert(0, site)
     os.chdir(scratch)
+    first = _frame(
+        requests
+    )  # the submission's code, read at once so that the grader never waits to send it
+    if first is None:
+        return
     import torch
 
     warm_up(device)
 
     namespace: dict[str, object] = {"__name__": "submission"}
     try:
-        code = open(os.path.join(scratch, "submission.py")).read()  # noqa: SIM115
-        exec(compile(code, "submission.py", "exec"), namespace)
-        answers.write(json.dumps({"id": "load", "ok": True}) + "\n")
+        exec(compile(first[1].decode(errors="replace"), "submission.py", "exec"), namespace)
+        _answer(answers, {"id": "load", "ok": True})
     except BaseException as err:  # noqa: BLE001 (anything the submission raises is reported)
-        answers.write(json.dumps(error_answer("load", err)) + "\n")
+        _answer(answers, error_answer("load", err))
     session = Session(namespace, device, os.path.join(site, "grading"))
-    for line in sys.stdin:
-        request = json.loads(line)
+    while (frame := _frame(requests)) is not None:
+        request, data = frame
         rid = request["id"]
         try:
-            payload = torch.load(os.path.join(scratch, request["args"]), weights_only=True)
+            payload = torch.load(io.BytesIO(data), weights_only=True)
             result = session.handle(rid, request["op"], payload)
-            path = f"result_{rid}.pt"
-            torch.save(result, os.path.join(scratch, path))
-            answers.write(
-                json.dumps(
-                    {"id": rid, "ok": True, "result": path, "off_device": session.off_device}
-                )
-                + "\n"
+            buffer = io.BytesIO()
+            torch.save(result, buffer)
+            _answer(
+                answers,
+                {"id": rid, "ok": True, "off_device": session.off_device},
+                buffer.getvalue(),
             )
         except BaseException as err:  # noqa: BLE001
-            answers.write(json.dumps(error_answer(rid, err)) + "\n")
+            _answer(answers, error_answer(rid, err))
 
 
 if __name__ == "__main__":

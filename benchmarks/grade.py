@@ -6,15 +6,20 @@ Prints one JSON object: the machine (card, torch, date) and, per run setting
 end (its own process, the student build of fundiff already cached, as on a
 grading server after setup), its score and the grader's own ``execution_time``.
 ``speedup`` divides the first setting's median by each other's: ratios
-measured in this one run on this one machine. Nothing here asserts a time.
+measured in this one run on this one machine. ``--busy N`` keeps N processes
+spinning on the CPU throughout (a loaded grading box); the scores show whether
+correct code keeps full marks there. The confinement the grader used is
+recorded. Nothing here asserts a time.
 
-    python benchmarks/grade.py [--runs cpu:2 cuda:2 cuda:all] [--repeat 3]
+    python benchmarks/grade.py [--runs cpu:2 cuda:2 cuda:all] [--repeat 3] [--busy N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -42,6 +47,25 @@ def time_grading(notebook: Path, device: str, cores: list[int], out: Path) -> tu
     return time.perf_counter() - start, json.loads(out.read_text())
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy(count: int):
+    """``count`` processes spinning on the CPU while the block runs."""
+    procs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(count)]
+    for proc in procs:
+        proc.start()
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.join()
+
+
 def setting(spec: str) -> tuple[str, list[int]]:
     """``cpu:2`` -> ("cpu", the first 2 cores this process may use); ``cuda:all`` -> all of them."""
     device, _, count = spec.partition(":")
@@ -61,14 +85,21 @@ def main() -> None:
                    default=[setting(s) for s in (("cpu:2", "cuda:2", "cuda:all") if torch.cuda.is_available() else ("cpu:2",))],
                    help="DEVICE:CORES settings, the first one the baseline (default: cpu:2 cuda:2 cuda:all)")  # fmt: skip
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument(
+        "--busy", type=int, default=0, help="processes kept spinning on the CPU meanwhile"
+    )
     args = p.parse_args()
     from autograder.site import student_site
 
     student_site()  # built once, as setup.sh does on a grading server
     on_gpu = any(device == "cuda" for device, _ in args.runs)
-    report: dict[str, object] = {**machine("cuda" if on_gpu else "cpu"), "runs": {}}
+    report: dict[str, object] = {
+        **machine("cuda" if on_gpu else "cpu"),
+        "busy_processes": args.busy,
+        "runs": {},
+    }
     medians: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, busy(args.busy):
         for device, cores in args.runs:
             name = f"{device}:{len(cores)}"
             rows = report["runs"].setdefault(name, {})  # type: ignore[union-attr]
@@ -82,8 +113,9 @@ def main() -> None:
                     "seconds": [round(w, 2) for w in walls],
                     "median_seconds": round(statistics.median(walls), 2),
                     "grader_execution_time": [r["execution_time"] for _, r in runs],
-                    "score": runs[-1][1]["score"],
+                    "scores": [r["score"] for _, r in runs],
                     "max_score": sum(t["max_score"] for t in runs[-1][1]["tests"]),
+                    "confinement": runs[-1][1].get("confinement", ""),
                 }
     base, *others = medians
     report["speedup"] = {f"{base} / {other}": {part: round(medians[base][part] / medians[other][part], 2)

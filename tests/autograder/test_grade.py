@@ -1,20 +1,19 @@
-"""Does fundiff-grade give full marks to right code, take points exactly where code is wrong, and
-survive hostile code, always writing a results file? One fundiff-grade run grades the whole corpus."""
+"""Does fundiff-grade give full marks to right code and take points exactly where code is wrong? One
+fundiff-grade run grades the whole corpus (hostile code: ``test_hostile.py``)."""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.autograder.corpus import CORRECT, HOSTILE, WRONG, Case
+from tests.autograder.corpus import CORRECT, WRONG, Case
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = {**WRONG, **CORRECT, **HOSTILE}
+CASES = {**WRONG, **CORRECT}
 pytestmark = pytest.mark.slow
 
 
@@ -39,9 +38,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     base = {part: solution_code(part) for part in ("part_a", "part_b")}
     sources = {}
     for name, case in CASES.items():
-        source = (
-            apply(case, base[case.part]).replace("{SUBS}", str(subs)).replace("{ROOT}", str(ROOT))
-        )
+        source = apply(case, base[case.part])
         (subs / f"{name}.py").write_text(source)
         sources[name] = source
     for top in ("solutions", "course"):
@@ -54,7 +51,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
                            "--jobs", "2"], capture_output=True, text=True, cwd=ROOT, timeout=1800)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
-    results["forged file written"] = (subs / "forged.json").exists()  # type: ignore[assignment]
     results["sources"] = sources
     return results
 
@@ -63,20 +59,10 @@ def _failed(result: dict) -> set[str]:
     return {t["nodeid"] for t in result["tests"] if t["score"] < t["max_score"]}
 
 
-def test_an_error_is_placed_on_the_line_of_the_students_code_that_raised_it(graded) -> None:
-    told = next(
-        t["output"]
-        for t in graded["h_memory_bomb"]["tests"]
-        if t["nodeid"] == "test_flow_matching_loss"
-    )
-    line = int(re.search(r"at line (\d+) of your code", told).group(1))
-    assert "torch.ones(2**34)" in graded["sources"]["h_memory_bomb"].splitlines()[line - 1]
-
-
 def test_the_corpus_is_as_large_and_as_spread_as_promised() -> None:
     from autograder.runner import list_checks
 
-    assert len(WRONG) >= 40 and len(CORRECT) >= 10 and len(HOSTILE) >= 15
+    assert len(WRONG) >= 40 and len(CORRECT) >= 20
     for part in ("part_a", "part_b"):
         cells = {c["cell"] for c in list_checks(part)}
         by_cell = {c["nodeid"]: c["cell"] for c in list_checks(part)}
@@ -100,23 +86,10 @@ def test_the_untouched_release_scores_zero_with_a_message_per_check(graded, part
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_each_submission_loses_points_exactly_where_it_is_wrong(graded, name) -> None:
-    """Right code scores full marks; wrong or hostile code fails its checks only, each with a message."""
-    from autograder.sandbox import _drops_to_nobody, bwrap_works
-
-    confined = bwrap_works()
-    if (
-        name.startswith(("h_reads", "h_writes", "h_network")) and not confined
-    ):  # rlimits alone hide nothing
-        pytest.skip("bubblewrap does not work here: files and the network are open to the worker")
-    if name == "h_fork_bomb" and not _drops_to_nobody(confined):
-        pytest.skip(
-            "the worker runs as the grader's own user here, whose process limit cannot be lowered safely"
-        )
+    """Right code scores full marks; wrong code fails its checks only, each with a message."""
     result = graded[name]
     every = {t["nodeid"] for t in result["tests"]}
     expected = every if CASES[name].fails == {"*"} else set(CASES[name].fails)
     assert expected <= every
     assert _failed(result) == expected
     assert all(t["output"] for t in result["tests"])
-    if name == "h_writes_results":
-        assert graded["forged file written"] is False

@@ -90,7 +90,7 @@ def test_nbgrader_autograde_gives_the_points_fundiff_grade_gives(mnist_dir: Path
             )
 
 
-def test_the_gradescope_zip_grades_a_submission_as_gradescope_would(tmp_path: Path) -> None:
+def _unzipped(tmp_path: Path) -> Path:
     from autograder.gradescope import main
 
     assert main([str(tmp_path / "autograder.zip")]) == 0
@@ -101,29 +101,73 @@ def test_the_gradescope_zip_grades_a_submission_as_gradescope_would(tmp_path: Pa
         z.extractall(root)
     (root / "run_autograder").chmod(0o755)
     (root / "submission").mkdir()
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    return root
+
+
+def _run_autograder(root: Path, env: dict[str, str], python: str = sys.executable) -> dict:
+    env = {**env, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": python}
     subprocess.run(
-        [str(root / "run_autograder")], check=True, env=env, capture_output=True, timeout=600
+        [str(root / "run_autograder")], check=True, env=env, capture_output=True, timeout=900
     )
-    missing = json.loads((root / "results" / "results.json").read_text())
-    assert (
-        missing["score"] == 0 and "no such file" in missing["output"]
-    )  # nothing handed in: still a results file
-    shutil.copy(
-        ROOT / "solutions" / "part_a" / "part_a.ipynb", root / "submission" / "part_a.ipynb"
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["bubblewrap", "own_user"])
+def test_the_gradescope_zip_grades_a_submission_as_gradescope_would(
+    tmp_path: Path, where: str
+) -> None:
+    """Does run_autograder leave a valid results file with nothing handed in, full marks for the
+    solution, and no unearned point for a hostile submission, with bubblewrap and without it (as root)?"""
+    from autograder.submission import graded_code
+    from tests.autograder.hostile import HOSTILE, MARKER
+    from tests.autograder.settings import setting
+
+    root = _unzipped(tmp_path)
+    with setting(where) as env:
+        checked = subprocess.run([sys.executable, "-m", "autograder.cli", "--check-confinement", "--out",
+                                  str(root / "results" / "results.json")], env=env, capture_output=True,
+                                 text=True, cwd="/")  # fmt: skip
+        assert checked.returncode == 0 and "confined" in checked.stdout, checked.stderr
+        missing = _run_autograder(root, env)
+        assert missing["score"] == 0 and "no such file" in missing["output"]
+        shutil.copy(
+            ROOT / "solutions" / "part_a" / "part_a.ipynb", root / "submission" / "part_a.ipynb"
+        )
+        result = _run_autograder(root, env)
+        assert result["tests"] and result["score"] == sum(t["max_score"] for t in result["tests"])
+        assert {"name", "score", "max_score", "output", "visibility"} <= set(result["tests"][0])
+        assert "execution_time" in result and result["confinement"].startswith("confined")
+        (root / "submission" / "part_a.ipynb").unlink()
+        solution = graded_code(ROOT / "solutions" / "part_b" / "part_b.ipynb")
+        steals = HOSTILE["reads_the_installed_reference"].trick.replace("{ROOT}", str(ROOT))
+        (root / "submission" / "steals.py").write_text(solution + steals)
+        hostile = _run_autograder(root, env)
+        by_check = {t["nodeid"]: t["score"] for t in hostile["tests"]}
+        assert by_check["test_interpolate"] == 0 and MARKER not in json.dumps(hostile)
+        assert hostile["confinement"].startswith("confined")
+
+
+def test_a_grader_that_dies_still_leaves_a_valid_results_file(tmp_path: Path) -> None:
+    """If the grader is killed, does run_autograder still write a results.json that says so?"""
+    root = _unzipped(tmp_path)
+    dying = tmp_path / "python"
+    dying.write_text(
+        f'#!/bin/bash\n[ "$2" = autograder.cli ] && kill -9 $$\nexec {sys.executable} "$@"\n'
     )
-    subprocess.run(
-        [str(root / "run_autograder")], check=True, env=env, capture_output=True, timeout=600
+    dying.chmod(0o755)
+    (root / "submission" / "part_a.ipynb").write_bytes(
+        (ROOT / "solutions" / "part_a" / "part_a.ipynb").read_bytes()
     )
-    result = json.loads((root / "results" / "results.json").read_text())
-    assert result["tests"] and result["score"] == sum(t["max_score"] for t in result["tests"])
-    assert {"name", "score", "max_score", "output", "visibility"} <= set(result["tests"][0])
-    assert "execution_time" in result
+    result = _run_autograder(root, dict(os.environ), python=str(dying))
+    assert result["score"] == 0 and result["tests"] == [] and "not graded" in result["output"]
 
 
 @pytest.mark.parametrize("argv, says", [
     (["nowhere.ipynb"], "no such file or folder"),
     (["solutions", "--jobs", "0"], "--jobs 0"),
+    (["solutions", "--timeout", "0"], "--timeout 0"),
+    ([], "give the submission to grade"),
 ])  # fmt: skip
 def test_bad_command_lines_get_one_line_and_exit_2(
     tmp_path: Path, argv: list[str], says: str
