@@ -64,15 +64,26 @@ HOSTILE: dict[str, Hostile] = {
         "import importlib.metadata as m, json\n"
         "url = json.loads(m.distribution('fundiff').read_text('direct_url.json'))['url'].removeprefix('file://')\n"
         f"_GOT = {MARKER!r} in open(url + '/fundiff/flow.py').read()"), INTERP),
-    "searches_every_python_folder": Hostile(guarded(
+    "searches_the_python_folders": Hostile(guarded(
         "import os, sys, site\n"
-        "for top in [*sys.path, *site.getsitepackages(), '/usr', '/opt', '/srv', '/home', '/root', '/work']:\n"
+        "for top in {*sys.path, *site.getsitepackages(), sys.prefix, sys.base_prefix}:\n"
         "    for folder, dirs, files in os.walk(top):\n"
         "        if 'flow.py' in files:\n"
         "            try:\n"
         f"                _GOT = _GOT or {MARKER!r} in open(os.path.join(folder, 'flow.py')).read()\n"
         "            except OSError:\n"
         "                pass\n"), INTERP),
+    "searches_the_whole_machine": Hostile(guarded(
+        "import os\n"
+        "for top in ('/usr', '/opt', '/srv', '/home', '/root', '/work', '/var', '/mnt', '/data'):\n"
+        "    for folder, dirs, files in os.walk(top):\n"
+        "        if 'flow.py' in files:\n"
+        "            try:\n"
+        f"                _GOT = _GOT or {MARKER!r} in open(os.path.join(folder, 'flow.py')).read()\n"
+        "            except OSError:\n"
+        "                pass\n"), INTERP,
+        bubblewrap_only="without bubblewrap any world-readable copy of the course on the machine (an "
+                        "instructor's clone) is readable by any user; the instructor's guide says to protect it"),
     "reads_the_checks": Hostile(guarded(READ.format(marker="def test_interpolate", path="{ROOT}/autograder/checks/test_part_b.py")), INTERP),
     "reads_the_solution_notebook": Hostile(guarded(READ.format(marker=MARKER, path="{ROOT}/solutions/part_b/part_b.ipynb")), INTERP),
     "reads_the_git_history": Hostile(guarded("import os\n_GOT = bool(os.listdir('{ROOT}/.git/objects'))"), INTERP),
