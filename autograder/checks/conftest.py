@@ -348,3 +348,12 @@ def _numel(shape: list[int]) -> int:
     for s in shape:
         n *= s
     return n
+
+
+def guidance_mistakes(
+    cond: torch.Tensor, uncond: torch.Tensor, scale: float
+) -> dict[str, torch.Tensor]:
+    """The usual wrong forms of classifier-free guidance on ``cond`` and ``uncond``, by the hint each earns."""
+    right = "it is uncond + scale·(cond − uncond)"
+    return {f"cond and uncond are swapped: {right}": cond + scale * (uncond - cond),
+            f"it starts from cond: {right}": cond + scale * (cond - uncond)}  # fmt: skip
