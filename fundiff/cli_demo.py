@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from fundiff.cli import add_common
-from fundiff.cli_parta import add_deepfloyd_arguments
+from fundiff.cli_parta import add_deepfloyd_arguments, add_rule_argument, chosen_rule
+from fundiff.diffusion import rules
 
 
 def add_demo_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +31,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
         help="Part A's backend (default mnist; deepfloyd needs IF's weights and prompt embeddings)",
     )  # fmt: skip
     add_deepfloyd_arguments(demo)
+    add_rule_argument(demo)
     add_common(demo)
 
 
@@ -44,6 +46,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
     Raises:
         UsageError: ``--seed`` was given, or DeepFloyd options without ``--backend deepfloyd``.
+        rules.RuleError: ``FUNDIFF_RULE`` names no rule (and no --rule was given).
     """
     from fundiff.cli import UsageError
     from fundiff.demo import run_demo
@@ -57,9 +60,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{', '.join('--' + k.replace('_', '-') for k in options)} only go with --backend deepfloyd"
         )
-    index = run_demo(
-        args.out, backend=args.backend, device=resolve_device(args.device),
-        progress=not args.no_progress, **options,
-    )  # fmt: skip
+    with rules.using(chosen_rule(args)):
+        index = run_demo(
+            args.out, backend=args.backend, device=resolve_device(args.device),
+            progress=not args.no_progress, **options,
+        )  # fmt: skip
     print(f"wrote {index}; open it in a browser")
     return 0

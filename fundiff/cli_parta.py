@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from fundiff.cli import UsageError, add_common, finite_float, positive_int
+from fundiff.diffusion import rules
 from fundiff.sections import TASKS
+from fundiff.writeup import PART_A
 
 
 def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,23 +50,54 @@ def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
         "--factorization", choices=("frequency", "colour"), default="frequency", help="hybrid"
     )
     part_a.add_argument(
-        "--i-start", type=int, default=10, help="iterative: start index into the timesteps"
-    )
+        "--i-start", type=int, default=PART_A.i_start,
+        help=f"iterative: start index into the timesteps (default {PART_A.i_start})",
+    )  # fmt: skip
     part_a.add_argument(
         "--i-starts",
         type=int,
         nargs="+",
-        help="sdedit/img2img noise levels (default 1 3 5 7 10 20)",
+        help=f"sdedit/img2img noise levels (default {' '.join(map(str, PART_A.i_starts))})",
     )
     part_a.add_argument(
-        "--guidance", type=finite_float, default=7.0, help="classifier-free guidance (default 7)"
-    )
-    part_a.add_argument("--num", type=positive_int, default=5, help="sample/cfg: images to draw")
+        "--guidance", type=finite_float, default=PART_A.cfg_scale,
+        help=f"classifier-free guidance (default {PART_A.cfg_scale:g})",
+    )  # fmt: skip
+    part_a.add_argument(
+        "--num", type=positive_int, default=PART_A.num_samples,
+        help=f"sample/cfg: images to draw (default {PART_A.num_samples})",
+    )  # fmt: skip
     part_a.add_argument(
         "--weights", type=Path, help="mnist: weights file (default: the shipped model)"
     )
     add_deepfloyd_arguments(part_a)
+    add_rule_argument(part_a)
     add_common(part_a)
+
+
+def add_rule_argument(p: argparse.ArgumentParser) -> None:
+    """--rule: the update rule of the strided loop (``fundiff.diffusion.rules``).
+
+    Args:
+        p: the parser to add the option to.
+    """
+    p.add_argument(
+        "--rule", choices=rules.RULES,
+        help=f"the denoising update rule (default: the course's, ${rules.ENVIRONMENT} or {rules.COURSE_RULE}): "
+        + "; ".join(f"{r}: {rules.describe(r)}" for r in rules.RULES),
+    )  # fmt: skip
+
+
+def chosen_rule(args: argparse.Namespace) -> rules.Rule:
+    """The rule of a run: ``--rule``, else the course's (``rules.course_rule()``).
+
+    Args:
+        args: parsed arguments with ``rule``.
+
+    Raises:
+        rules.RuleError: no --rule and ``FUNDIFF_RULE`` names no rule (a ValueError: one line, status 2).
+    """
+    return rules.check_rule(args.rule, "--rule") if args.rule else rules.course_rule()
 
 
 def add_deepfloyd_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,7 +107,11 @@ def add_deepfloyd_arguments(p: argparse.ArgumentParser) -> None:
         p: the parser to add the options to.
     """
     p.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
-    p.add_argument("--stage2", help="deepfloyd: stage II hub id or local folder (upsampling)")
+    p.add_argument(
+        "--stage2",
+        help="deepfloyd: stage II hub id or local folder; Part 0 upsamples with it 64 -> 256 px "
+        "(default: DeepFloyd/IF-II-L-v1.0 where its weights are there, else 64 px with a note)",
+    )
     p.add_argument(
         "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
     )
@@ -90,13 +127,17 @@ def run_part_a(args: argparse.Namespace) -> int:
         The exit status, 0.
 
     Raises:
+        rules.RuleError: ``FUNDIFF_RULE`` names no rule (and no --rule was given).
         UsageError: an i_start outside the schedule, DeepFloyd weights that are not
             available, or an ``--out`` that cannot be written.
     """
+    import sys
+
     from fundiff.parta import TaskOptions, build_backend, run_task
     from fundiff.schedules import strided_timesteps
     from fundiff.train import resolve_device
 
+    rule = chosen_rule(args)  # a bad FUNDIFF_RULE fails here, before any model loads
     ts = strided_timesteps()
     for i in [args.i_start, *(args.i_starts or [])]:
         if not 0 <= i < len(ts) - 1:
@@ -111,7 +152,7 @@ def run_part_a(args: argparse.Namespace) -> int:
     try:
         backend = build_backend(
             args.backend, device=device, weights=args.weights, stage1=args.stage1, stage2=args.stage2,
-            prompt_embeds=args.prompt_embeds,
+            prompt_embeds=args.prompt_embeds, upsample=args.task == "part0",
         )  # fmt: skip
     except WeightsUnavailable as err:
         raise UsageError(str(err)) from None
@@ -119,10 +160,13 @@ def run_part_a(args: argparse.Namespace) -> int:
         image=args.image, mask=args.mask, prompt=args.prompt, prompts=args.prompts, views=args.views,
         factorization=args.factorization, i_start=args.i_start, guidance=args.guidance, num=args.num,
         seed=args.seed, progress=not args.no_progress,
+        note=lambda message: print(f"fundiff part-a: note: {message}", file=sys.stderr),
         **({"i_starts": tuple(args.i_starts)} if args.i_starts else {}),
     )  # fmt: skip
     try:
-        for path in run_task(args.task, backend, args.out, opts):
+        with rules.using(rule):
+            written = run_task(args.task, backend, args.out, opts)
+        for path in written:
             print(f"wrote {path}")
     except OSError as err:
         raise UsageError(f"cannot write into --out {args.out} ({err.strerror})") from None

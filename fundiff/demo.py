@@ -30,7 +30,17 @@ from tqdm.auto import tqdm
 from fundiff.assets import asset_path, assets_dir, read_manifest
 from fundiff.backends.base import Backend
 from fundiff.config import TrainConfig, train_command
-from fundiff.parta import TASKS, TaskOptions, run_task
+from fundiff.diffusion import rules
+from fundiff.parta import (
+    DEFAULTS,
+    ITERATIVE_TASKS,
+    TASKS,
+    TaskOptions,
+    hybrid_figure,
+    part0_figure,
+    run_task,
+)
+from fundiff.writeup import PART_A, i_start_label
 
 MARKER = '<meta name="generator" content="fundiff demo">'
 """Marks a page written by the demo, so that a later demo may replace it."""
@@ -76,21 +86,22 @@ class Entry:
     command: str
 
 
-# Part A: section and caption of each figure ``fundiff.parta`` writes, by file name.
+# Part A: section and caption of each figure ``fundiff.parta`` writes, by file name. Captions are
+# templates, filled by ``part_a_caption`` with the write-up's values and the backend's prompts.
 PART_A_FIGURES: dict[str, tuple[str, str]] = {
-    "1.1_forward.png": ("1.1 The forward process", "The source image (MNIST: a test digit; IF: the rough drawing in inputs/drawing.png) noised to t = 250, 500 and 750: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε."),
-    "1.2_blur.png": ("1.2 Classical denoising", "The noisy images of 1.1 under a Gaussian blur: the noise fades, and the image's detail with it."),
-    "1.3_one_step.png": ("1.3 One-step denoising", "x_0 estimated in one step from the model's noise estimate, x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t, at the same noise levels."),
-    "1.4_iterative_steps.png": ("1.4 Iterative denoising", "Every 5th step of the strided loop (t = 990, 960, …, 0), starting from i_start = 10: each step is the DDPM posterior mean of x_t and x̂_0 plus the backend's variance."),
-    "1.4_iterative_compare.png": ("1.4 Iterative denoising", "The iteratively denoised image beside the one-step estimate and the Gaussian blur of the same noisy image."),
-    "1.5_sample.png": ("1.5 Sampling", "Images drawn from pure noise by the iterative loop, with no guidance."),
-    "1.6_cfg.png": ("1.6 Classifier-free guidance", "Samples with guidance: ε = ε_u + γ (ε_c − ε_u), the empty prompt as the unconditional one."),
-    "1.7_sdedit.png": ("1.7 SDEdit", "The source image noised to the timestep of each i_start and denoised back: a small i_start (much noise) draws a new image, a large one keeps the original."),
-    "drawing/1.7_sdedit.png": ("1.7.1 SDEdit on a drawing", "The same edit of a rough drawing (a few strokes drawn by the demo, shown last): the model turns it into one of its images."),
-    "1.7.2_inpaint.png": ("1.7.2 Inpainting", "The masked region (the top half) regenerated: outside the mask, x_t is replaced at every step by the forward-noised original."),
-    "1.7.3_img2img.png": ("1.7.3 Text-conditional image-to-image", "SDEdit under a prompt: the image is pulled toward the prompt, more so the more noise it starts from."),
-    "1.8_anagram.png": ("1.8 Visual anagrams", "One image, read as one prompt upright and another under a second view: each view's noise estimate is mapped back by the view's inverse, and the estimates are averaged."),
-    "1.9_hybrid_frequency.png": ("1.9 Hybrid images", "ε = lowpass(ε_1) + highpass(ε_2): one prompt's low frequencies, another's high frequencies."),
+    "1.1_forward.png": ("1.1 The forward process", "The source image (MNIST: a test digit; IF: the rough drawing in inputs/drawing.png) noised to t = {noise_levels}: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε."),
+    "1.2_blur.png": ("1.2 Classical denoising", "The noisy images of 1.1 (t = {noise_levels}) under a Gaussian blur: the noise fades, and the image's detail with it."),
+    "1.3_one_step.png": ("1.3 One-step denoising", "x_0 estimated in one step from the model's noise estimate under {prompt}, x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t, at t = {noise_levels}."),
+    "1.4_iterative_steps.png": ("1.4 Iterative denoising", "From left to right, iterative denoising at t = {shown}: the strided loop (t = {timesteps}) from {i_start}, under {prompt}."),
+    "1.4_iterative_compare.png": ("1.4 Iterative denoising", "{compare}: the iteratively denoised image beside the one-step estimate and the Gaussian blur of the same noisy image ({i_start})."),
+    "1.5_sample.png": ("1.5 Sampling", "{num} images drawn from pure noise by the iterative loop under {prompt}, with no guidance."),
+    "1.6_cfg.png": ("1.6 Classifier-free guidance", "{num} samples of {cfg_prompt} with guidance γ = {cfg_scale}: ε = ε_u + γ (ε_c − ε_u), the empty prompt as the unconditional one."),
+    "1.7_sdedit.png": ("1.7 SDEdit", "From left to right: {i_starts}. The source image noised to the timestep of each i_start and denoised back under {prompt} with CFG γ = {cfg_scale}: a small i_start (much noise) draws a new image, a large one keeps the original."),
+    "drawing/1.7_sdedit.png": ("1.7.1 SDEdit on a drawing", "The same edit of a rough drawing (a few strokes drawn by the demo), from left to right: {i_starts}. The model turns it into one of its images."),
+    "1.7.2_inpaint.png": ("1.7.2 Inpainting", "Original, mask, the region to replace, inpainted: the masked region (the top half) regenerated under {prompt}; outside the mask, x_t is replaced at every step by the forward-noised original."),
+    "1.7.3_img2img.png": ("1.7.3 Text-conditional image-to-image", "SDEdit under {edit_prompt}, from left to right: {i_starts}. The image is pulled toward the prompt, more so the more noise it starts from."),
+    "1.8_anagram.png": ("1.8 Visual anagrams", "{examples} examples, one per row: one image read as {anagram_0} upright and as {anagram_1} under the view {view}. Each view's noise estimate is mapped back by the view's inverse, and the estimates are averaged."),
+    "1.9_hybrid_frequency.png": ("1.9 Hybrid images", "ε = lowpass(ε_1) + highpass(ε_2), the low-pass a Gaussian blur (kernel {kernel}, σ = {sigma} at 64 px, scaled with the size): the low frequencies of {low}, the high frequencies of {high}."),
 }  # fmt: skip
 
 BACKEND_NOTES: dict[tuple[str, str], str] = {
@@ -98,7 +109,81 @@ BACKEND_NOTES: dict[tuple[str, str], str] = {
     ("mnist", "1.8_anagram.png"): " A 6 upright and a 9 turned by 180°: any 6 so turned reads as a 9, so this is a weak test of the averaging (model card, known limits).",
 }  # fmt: skip
 
-PART0_CAPTION = "DeepFloyd IF's own sampler at {steps} steps, seed 101, for the write-up's prompts."
+PART0_SECTION = "0 Sampling from DeepFloyd IF"
+PART0_CAPTION = "DeepFloyd IF's own sampler (diffusers' pipeline, not fundiff's loop) under {prompt}, seed {seed}, at {steps} steps from left to right."
+PART0_UPSAMPLED = " Upsampled {small} → {big} px by stage II."
+
+
+def _quoted(prompt: str) -> str:
+    return f"the prompt {prompt!r}" if prompt else "the empty (unconditional) prompt"
+
+
+def part_a_values(backend: str) -> dict[str, str]:
+    """The values the Part A captions name, for ``backend``: the write-up's, and the backend's prompts.
+
+    Args:
+        backend: "mnist" or "deepfloyd".
+
+    Returns:
+        {field of a ``PART_A_FIGURES`` template: its text}.
+    """
+    a, d = PART_A, DEFAULTS[backend]
+    anagram, views = d["anagram"], d["views"]
+    return dict(
+        noise_levels=", ".join(map(str, a.noise_levels)),
+        prompt=_quoted(str(d["prompt"])), cfg_prompt=_quoted(str(d["cfg_prompt"])),
+        edit_prompt=_quoted(str(d["edit_prompt"])),
+        shown=", ".join(map(str, a.shown_timesteps)),
+        timesteps=f"{a.first_timestep}, {a.first_timestep - a.stride}, …, 0",
+        i_start=i_start_label(a.i_start),
+        compare=", ".join(a.compare_columns).capitalize(),
+        num=str(a.num_samples), cfg_scale=f"{a.cfg_scale:g}",
+        i_starts=", ".join(["original", *(i_start_label(i) for i in a.i_starts)]),
+        examples=str(a.anagram_examples),
+        anagram_0=repr(anagram[0]), anagram_1=repr(anagram[1]), view=str(views[1]),  # type: ignore[index]
+        kernel=str(a.hybrid_kernel), sigma=f"{a.hybrid_sigma:g}",
+    )  # fmt: skip
+
+
+def part_a_caption(
+    backend: Backend, key: str, task: str, notes: Sequence[str] = ()
+) -> tuple[str, str]:
+    """Section and caption of the Part A figure ``key`` (its path under part_a/) that ``task`` wrote.
+
+    Captions of ``ITERATIVE_TASKS`` name the update rule in force, which drew them.
+
+    Args:
+        backend: the backend that drew it.
+        key: e.g. "1.4_iterative_steps.png", "0_prompt1_a_lithograph_of_waterfalls.png".
+        task: the task that wrote it.
+        notes: what the task noted about its figures (Part 0 without stage II).
+
+    Returns:
+        (section heading, caption).
+    """
+    values = part_a_values(backend.name)
+    d = DEFAULTS[backend.name]
+    if task == "part0":
+        names = {part0_figure(i, p): p for i, p in enumerate(d["part0"], 1)}  # type: ignore[arg-type]
+        steps = ", ".join(map(str, PART_A.part0_steps))
+        caption = PART0_CAPTION.format(prompt=_quoted(names[key]), seed=PART_A.seed, steps=steps)
+        # no stage II: the task's note says so, instead of the upsampling
+        caption += "".join(f" {n}." for n in notes) or PART0_UPSAMPLED.format(
+            small=PART_A.stage1_size, big=PART_A.stage2_size
+        )
+        return PART0_SECTION, caption
+    pairs = {hybrid_figure("frequency", i): p for i, p in enumerate(d["hybrids"], 1)}  # type: ignore[arg-type]
+    if key in pairs:
+        low, high = pairs[key]
+        section, caption = PART_A_FIGURES[hybrid_figure("frequency", 1)]
+        caption = caption.format(**values, low=repr(low), high=repr(high))
+    else:
+        section, template = PART_A_FIGURES[key]
+        caption = template.format(**values)
+    caption += BACKEND_NOTES.get((backend.name, key), "")
+    if task in ITERATIVE_TASKS:
+        caption += f" Update rule: {rules.describe(rules.current_rule())}."
+    return section, caption
 
 
 def _part_a(
@@ -112,26 +197,28 @@ def _part_a(
     # MNIST edits a shipped test digit; IF, with no image of its own, edits the drawing
     image = None if backend.name == "mnist" else drawing
     flag = "" if image is None else f" --image {shown}/inputs/drawing.png"
-    for task in tasks:
-        progress(f"Part A {task}")
-        for path in run_task(task, backend, folder, TaskOptions(image=image)):
-            entries.append(_part_a_entry(backend, path, folder, f"fundiff part-a {task} --backend {backend.name}{flag} --out {shown}/part_a"))  # fmt: skip
-        if task == "sdedit" and image is None:
-            progress("Part A sdedit on a drawing")
-            for path in run_task(task, backend, folder / "drawing", TaskOptions(image=drawing)):
-                entries.append(_part_a_entry(backend, path, folder, f"fundiff part-a sdedit --backend {backend.name} --image {shown}/inputs/drawing.png --out {shown}/part_a/drawing"))  # fmt: skip
-    return entries
-
-
-def _part_a_entry(backend: Backend, path: Path, folder: Path, command: str) -> Entry:
-    key = path.relative_to(folder).as_posix()
-    if key.startswith("0_samples_"):
-        steps = key.split("_")[2]
-        section, caption = "0 Sampling from DeepFloyd IF", PART0_CAPTION.format(steps=steps)
-    else:
-        section, caption = PART_A_FIGURES[key]
-    caption += BACKEND_NOTES.get((backend.name, key), "")
-    return Entry(section, f"part_a/{key}", caption, command)
+    runs = [
+        (t, image, folder, f"{t} --backend {backend.name}{flag} --out {shown}/part_a")
+        for t in tasks
+    ]
+    if image is None:  # the drawing's SDEdit follows the digit's
+        runs.insert(
+            tasks.index("sdedit") + 1,
+            (
+                "sdedit",
+                drawing,
+                folder / "drawing",
+                f"sdedit --backend {backend.name} --image {shown}/inputs/drawing.png --out {shown}/part_a/drawing",
+            ),
+        )
+    for task, source, where, command in runs:
+        progress(f"Part A {task}" + ("" if where == folder else " on a drawing"))
+        notes: list[str] = []
+        for path in run_task(task, backend, where, TaskOptions(image=source, note=notes.append)):
+            key = path.relative_to(folder).as_posix()
+            section, caption = part_a_caption(backend, key, task, notes)
+            entries.append(Entry(section, f"part_a/{key}", caption, f"fundiff part-a {command}"))
+    return entries  # fmt: skip
 
 
 def draw_sketch(image_shape: Sequence[int], path: Path) -> Path:
@@ -454,12 +541,14 @@ def run_demo(
     from fundiff.backends.deepfloyd import WeightsUnavailable
 
     try:
-        model = build_backend(backend, device=device, **backend_options)  # type: ignore[arg-type]
+        model = build_backend(
+            backend,
+            device=device,
+            upsample=backend == "deepfloyd",
+            **backend_options,  # type: ignore[arg-type]
+        )
     except WeightsUnavailable as err:
         raise DemoError(str(err)) from None
-    for pipeline in ("stage1", "stage2"):  # IF's own samplers (Part 0) follow --no-progress
-        if getattr(model, pipeline, None) is not None:
-            getattr(model, pipeline).set_progress_bar_config(disable=not progress)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

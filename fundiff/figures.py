@@ -18,9 +18,12 @@ from fundiff.denoiser import add_noise
 from fundiff.models.classifier import accuracy
 from fundiff.sampling import sample_class_conditional, sample_time_conditional
 from fundiff.viz import save_grid, save_table
+from fundiff.writeup import PART_B
 
-SIGMAS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
-"""Noise levels of the write-up's noising and out-of-distribution figures."""
+SIGMAS: tuple[float, ...] = PART_B.noising_sigmas
+"""Noise levels of the write-up's noising figure (1.2), from ``fundiff.writeup.PART_B``."""
+OOD_SIGMAS: tuple[float, ...] = PART_B.ood_sigmas
+"""Noise levels of the write-up's out-of-distribution figure (1.2.2), from ``fundiff.writeup.PART_B``."""
 
 
 def figure_generator(config: TrainConfig, epoch: int, device: torch.device) -> torch.Generator:
@@ -173,7 +176,7 @@ def _ood_figure(
 ) -> Path:
     """Out-of-distribution test: the denoiser at noise levels it was not trained on."""
     x = test_images[:3]
-    noisy = torch.stack([add_noise(x, s, gen) for s in SIGMAS], dim=1)  # (3, S, 1, 28, 28)
+    noisy = torch.stack([add_noise(x, s, gen) for s in OOD_SIGMAS], dim=1)  # (3, S, 1, 28, 28)
     flat = noisy.flatten(0, 1)  # (3S, 1, 28, 28)
     denoised = model(flat).view_as(noisy)
     rows = torch.stack([noisy, denoised], dim=1).flatten(
@@ -181,7 +184,7 @@ def _ood_figure(
     )  # (6, S, 1, 28, 28): noisy, output, ...
     path = run_dir / "ood.png"
     save_table(
-        path, rows, row_labels=["noisy", "denoised"] * 3, col_labels=[f"σ={s}" for s in SIGMAS],
+        path, rows, row_labels=["noisy", "denoised"] * 3, col_labels=[f"σ={s}" for s in OOD_SIGMAS],
         title=f"Denoiser trained at σ={config.sigma}, tested at other σ",
     )  # fmt: skip
     return path

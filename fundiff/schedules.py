@@ -17,6 +17,8 @@ import math
 
 import torch
 
+from fundiff.writeup import PART_A
+
 MAX_BETA = 0.999
 
 
@@ -48,7 +50,9 @@ def cosine_alphas_cumprod(
     return torch.cumprod(1 - betas, dim=0).to(dtype)
 
 
-def strided_timesteps(start: int = 990, stride: int = 30, end: int = 0) -> list[int]:
+def strided_timesteps(
+    start: int = PART_A.first_timestep, stride: int = PART_A.stride, end: int = 0
+) -> list[int]:
     """Timesteps from ``start`` down to ``end`` by ``stride``: [990, 960, ..., 0] by default.
 
     Args:

@@ -1,10 +1,10 @@
 """Judge the MNIST diffusion backend with the shipped classifier; print JSON.
 
-Draws N digits of each class with the write-up's strided sampler (990 to 0 by
-30) and classifier-free guidance, and reports the classifier's per-class
-accuracy on them.
+Draws N digits of each class with the strided sampler (990 to 0 by 30), by the
+update rule in force (``--rule``; default the course's) and classifier-free
+guidance, and reports the classifier's per-class accuracy on them.
 
-    python scripts/evaluate_mnist_backend.py [--per-class 20] [--guidance 5] [--seed 0] [--weights PATH]
+    python scripts/evaluate_mnist_backend.py [--per-class 20] [--guidance 5] [--seed 0] [--rule writeup|ddpm]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 import torch
 
 from fundiff.backends.mnist import load_mnist_backend, sample_digits
+from fundiff.diffusion import rules
 from fundiff.metrics import per_class_accuracy, shipped_classifier
 
 
@@ -27,17 +28,19 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--rule", choices=rules.RULES, default=None, help="update rule (default: the course's)")
     args = p.parse_args()
     backend = load_mnist_backend(args.weights, args.device)
     labels = torch.arange(10, device=backend.device).repeat_interleave(args.per_class)
     start = time.perf_counter()
     gen = torch.Generator(backend.device).manual_seed(args.seed)
-    images = sample_digits(backend, labels, args.guidance, gen)
+    with rules.using(args.rule) as rule:
+        images = sample_digits(backend, labels, args.guidance, gen)
     seconds = time.perf_counter() - start
     acc = per_class_accuracy(shipped_classifier(backend.device), images, labels)
     print(json.dumps({
         "model": "MNIST diffusion backend", "samples_per_class": args.per_class, "guidance": args.guidance,
-        "sampler": "strided DDPM, 990 to 0 by 30", "seed": args.seed,
+        "sampler": f"strided, 990 to 0 by 30, {rules.describe(rule)}", "rule": rule, "seed": args.seed,
         "classifier_accuracy": round(acc.mean().item(), 4),
         "per_class_accuracy": [round(a, 3) for a in acc.tolist()],
         "sampling_seconds": round(seconds, 1), "device": str(backend.device), "torch": torch.__version__,

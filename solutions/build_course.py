@@ -13,6 +13,10 @@ Each assignment is written once, as a percent-format script ``solutions/src/NAME
   so ``nbgrader validate`` reports it);
 - ``# %% [answer] ID points=N``: a written-response markdown cell; its text is the model answer.
 
+Any cell header may end in ``rule=NAME``: the cell is kept only when NAME is the course's
+update rule (``fundiff.diffusion.rules.course_rule()``: ``COURSE_RULE``, or ``FUNDIFF_RULE``),
+so the notebook teaches, and the grader grades, the one step the course chose.
+
 After each graded cell (and its quick checks) come its graded test cells: one
 per autograder check of that cell (``autograder/checks``), worth the check's
 points, whose hidden body runs the check (``autograder.notebook.check``), so
@@ -58,13 +62,17 @@ class Cell:
 
     kind: str  # "markdown", "code", "graded", "tests" or "answer"
     grade_id: str = ""
+    rule: str | None = None  # the update rule the cell belongs to; None: every rule
     points: int = 0
     refs: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
 
-def parse_spec(text: str) -> list[Cell]:
-    """The cells of a percent-format spec."""
+def parse_spec(text: str, rule: str | None = None) -> list[Cell]:
+    """The cells of a percent-format spec that belong to ``rule`` (None: the course's rule)."""
+    from fundiff.diffusion.rules import check_rule, course_rule
+
+    rule = check_rule(rule) if rule is not None else course_rule()
     cells: list[Cell] = []
     for line in text.splitlines():
         m = _HEADER.match(line)
@@ -72,16 +80,17 @@ def parse_spec(text: str) -> list[Cell]:
             kind, rest = m.group(1) or "code", m.group(2).split()
             cell = Cell(kind)
             if kind in ("graded", "tests", "answer"):
-                cell.grade_id = rest[0]
-                opts = dict(word.split("=", 1) for word in rest[1:])
-                cell.points = int(opts.get("points", 0))
-                cell.refs = [r for r in opts.get("ref", "").split(",") if r]
+                cell.grade_id, rest = rest[0], rest[1:]
+            opts = dict(word.split("=", 1) for word in rest if "=" in word)
+            cell.points = int(opts.get("points", 0))
+            cell.refs = [r for r in opts.get("ref", "").split(",") if r]
+            cell.rule = check_rule(opts["rule"], f"the rule of a cell") if "rule" in opts else None
             cells.append(cell)
         elif cells and cells[-1].kind == "graded" and line.startswith("# ref="):
             cells[-1].refs += [r for r in line.removeprefix("# ref=").split(",") if r]
         elif cells:
             cells[-1].lines.append(line)
-    return cells
+    return [c for c in cells if c.rule in (None, rule)]
 
 
 def _strip_comment(lines: list[str]) -> str:
@@ -152,9 +161,12 @@ def build_notebook(cells: list[Cell], assignment: str) -> nbformat.NotebookNode:
 
     checks = list_checks(assignment)
     nb = nbformat.v4.new_notebook()
+    from fundiff.diffusion.rules import course_rule
+
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
+        "fundiff": {"rule": course_rule()},
     }
     for i, c in enumerate(cells):
         if c.kind == "markdown":

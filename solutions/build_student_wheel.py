@@ -87,12 +87,24 @@ def build_tree(dest: Path) -> Path:
     for module, names in by_module.items():
         path = dest / (module.replace(".", "/") + ".py")
         path.write_text(stub_source(path.read_text(), names))
+    _fix_rule(dest / "fundiff" / "diffusion" / "rules.py")
     assets = dest / "fundiff" / "assets"
     export_network(load_mnist_backend().model, assets / EXPORTED_ASSET)  # from the full fundiff
     manifest = json.loads((assets / MANIFEST).read_text())
     manifest[EXPORTED_ASSET] = sha256(assets / EXPORTED_ASSET)
     (assets / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return dest
+
+
+def _fix_rule(path: Path) -> None:
+    """Write the course's rule (``FUNDIFF_RULE`` included) into the student build's ``COURSE_RULE``,
+    so that a student's fundiff steps as the notebook teaches without the instructor's environment."""
+    from fundiff.diffusion.rules import course_rule
+
+    source, line = path.read_text(), re.compile(r'^COURSE_RULE: Rule = "\w+"$', re.M)
+    if len(line.findall(source)) != 1:
+        raise RuntimeError(f"{path}: no single COURSE_RULE line to set")
+    path.write_text(line.sub(f'COURSE_RULE: Rule = "{course_rule()}"', source))
 
 
 def build_wheel(out: Path) -> Path:

@@ -153,3 +153,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         index = run_demo(out, device="cpu", progress=False)
     assert index == out / "index.html"
     return out
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Every table figure ``fundiff.parta`` saves while the test runs, in order, as
+    {"name", "shape" (R, K, C, H, W), "row_labels", "col_labels", "title"}; the PNGs are still written."""
+    from fundiff import parta
+
+    real, seen = parta.save_table, []
+
+    def record(path, images, row_labels=(), col_labels=(), title=None) -> None:  # noqa: ANN001
+        seen.append(dict(name=Path(path).name, shape=tuple(images.shape), row_labels=list(row_labels),
+                         col_labels=list(col_labels), title=title or ""))  # fmt: skip
+        real(path, images, row_labels=row_labels, col_labels=col_labels, title=title)
+
+    monkeypatch.setattr(parta, "save_table", record)
+    return seen

@@ -16,6 +16,8 @@ import pytest
 import torch
 from torchvision.io import write_png
 
+from fundiff import parta
+from fundiff.diffusion import rules
 from fundiff.parta import TASKS
 from tests.conftest import run_cli
 
@@ -160,3 +162,94 @@ def test_deepfloyd_without_weights_says_how_to_get_them(tmp_path: Path) -> None:
     done = run_fundiff(argv, tmp_path)
     assert_one_line_usage_error(done.returncode, done.stdout, done.stderr)
     assert "licence" in done.stderr and "hf auth login" in done.stderr
+
+
+# --------------------------------------------------------------------------- the update rule
+
+
+@pytest.fixture
+def loop_rules(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The rule in force at each call of the Part A tasks' iterative loop (which still runs)."""
+    real, seen = parta.iterative_denoise, []
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(rules.current_rule())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parta, "iterative_denoise", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "expected"),
+    [
+        pytest.param(["--rule", "ddpm"], None, "ddpm", id="--rule ddpm"),
+        pytest.param(["--rule", "writeup"], "ddpm", "writeup", id="--rule over FUNDIFF_RULE"),
+        pytest.param([], "ddpm", "ddpm", id="FUNDIFF_RULE"),
+        pytest.param([], None, rules.COURSE_RULE, id="the course's"),
+    ],
+)
+def test_rule_reaches_the_loop(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    loop_rules: list[str],
+    argv: list[str],
+    environment: str | None,
+    expected: str,
+) -> None:
+    """Does the loop step by --rule, else FUNDIFF_RULE, else the course's rule?"""
+    if environment is None:
+        monkeypatch.delenv(rules.ENVIRONMENT, raising=False)
+    else:
+        monkeypatch.setenv(rules.ENVIRONMENT, environment)
+    status, _, err = run_cli(
+        ["part-a", "iterative", *argv, "--out", tmp_path, "--no-progress"], capsys
+    )
+    assert status == 0, err
+    assert loop_rules == [expected]
+    assert rules.current_rule() == (environment or rules.COURSE_RULE), (
+        "the rule is scoped to the run"
+    )
+
+
+@pytest.mark.parametrize("command", [["part-a", "sample"], ["demo"]])
+def test_a_bad_fundiff_rule_is_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: list[str],
+) -> None:
+    """Is a FUNDIFF_RULE that names no rule one line naming it and the rules, status 2, nothing written?"""
+    monkeypatch.setenv(rules.ENVIRONMENT, "ddim")
+    status, out, err = run_cli([*command, "--out", tmp_path / "out", "--no-progress"], capsys)
+    assert_one_line_usage_error(status, out, err)
+    assert rules.ENVIRONMENT in err and "'ddim'" in err and all(r in err for r in rules.RULES)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_rule_option_is_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Is --rule ddim refused by the parser in one line, listing the rules?"""
+    status, out, err = run_cli(["part-a", "sample", "--rule", "ddim"], capsys)
+    assert status == EXIT_USAGE and out == "" and len(err.splitlines()) == 1
+    assert "ddim" in err and all(r in err for r in rules.RULES)
+
+
+def test_demo_runs_under_the_rule_given(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Does `fundiff demo --rule ddpm` build the whole page under that rule?"""
+    from fundiff import demo
+
+    seen: list[str] = []
+
+    def fake_demo(out: Path, **_: object) -> Path:
+        seen.append(rules.current_rule())
+        return out / "index.html"
+
+    monkeypatch.setattr(demo, "run_demo", fake_demo)
+    status, _, err = run_cli(["demo", "--rule", "ddpm", "--out", tmp_path, "--no-progress"], capsys)
+    assert status == 0, err
+    assert seen == ["ddpm"]

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.io import decode_image, write_png
 
-from fundiff import images
+from fundiff import images, writeup
+from fundiff.diffusion import rules
 from fundiff.diffusion.cfg import guided
 from fundiff.diffusion.denoise import sample
 from fundiff.diffusion.edit import inpaint
@@ -23,15 +24,20 @@ from fundiff.diffusion.illusions import anagram
 from fundiff.diffusion.views import get_view
 from fundiff.parta import (
     DEFAULTS,
+    ITERATIVE_TASKS,
     TASKS,
     TaskError,
     TaskOptions,
     build_backend,
     run_task,
+    shown_timesteps,
     source_image,
 )
 from fundiff.schedules import strided_timesteps
 from tests.conftest import labels
+
+PART_A = writeup.PART_A
+SHORT = strided_timesteps(990, 330, 0)  # 990, 660, 330, 0: a quick schedule for layout checks
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
@@ -188,3 +194,103 @@ def test_backend_without_default_image_asks_for_one(tmp_path: Path) -> None:
 def test_mnist_default_image_is_the_shipped_seven(mnist) -> None:
     """Without --image, is the MNIST source image the shipped test 7?"""
     assert torch.equal(source_image(mnist, TaskOptions()), images.shipped_digits()[7:8])
+
+
+# --------------------------------------------------------------------------- the write-up's layouts
+
+
+def test_deepfloyd_defaults_are_the_writeups() -> None:
+    """Is every default prompt of the deepfloyd backend the write-up's, and one the write-up embeds?"""
+    d = DEFAULTS["deepfloyd"]
+    assert d["prompt"] == d["cfg_prompt"] == PART_A.sample_prompt
+    assert d["edit_prompt"] == PART_A.img2img_prompt
+    assert tuple(d["anagram"]) == PART_A.anagram_prompts
+    assert (
+        tuple(d["hybrids"]) == PART_A.hybrid_prompts
+        and tuple(d["hybrid"]) == PART_A.hybrid_prompts[0]
+    )
+    assert tuple(d["part0"]) == PART_A.part0_prompts
+    used = [
+        d["prompt"],
+        d["edit_prompt"],
+        *d["anagram"],
+        *d["part0"],
+        *(p for pair in d["hybrids"] for p in pair),
+    ]
+    assert set(used) <= set(writeup.PROMPTS)
+
+
+def test_task_options_default_to_the_writeups_values() -> None:
+    """Are the options' defaults the write-up's: i_start, i_starts, guidance, samples, Part 0's steps?"""
+    opts = TaskOptions()
+    assert (opts.i_start, tuple(opts.i_starts), opts.guidance, opts.num, tuple(opts.part0_steps)) == (
+        PART_A.i_start, PART_A.i_starts, PART_A.cfg_scale, PART_A.num_samples, PART_A.part0_steps,
+    )  # fmt: skip
+    assert opts.timesteps == writeup.strided()
+
+
+@given(i_start=st.integers(0, len(writeup.strided()) - 2))
+def test_shown_timesteps_start_at_i_start_and_follow_the_schedule(i_start: int) -> None:
+    """From any i_start: x_t first, then decreasing timesteps the loop passes, the write-up's where it can."""
+    ts = writeup.strided()
+    shown = shown_timesteps(ts, i_start)
+    assert shown[0] == ts[i_start]
+    assert shown == sorted(set(shown), reverse=True) and set(shown) <= set(ts[i_start:-1])
+    assert set(shown[1:]) == {t for t in PART_A.shown_timesteps if t < ts[i_start]}
+
+
+def test_iterative_figures_are_the_writeups(mnist, tmp_path: Path, drawn: list[dict]) -> None:
+    """Does 1.4 show the loop at the write-up's timesteps, then original, iterative, one-step, blur?"""
+    run_task("iterative", mnist, tmp_path, TaskOptions())
+    steps, compare = drawn
+    assert steps["col_labels"] == [f"t={t}" for t in PART_A.shown_timesteps]
+    assert steps["shape"][:2] == (1, len(PART_A.shown_timesteps))
+    assert writeup.i_start_label(PART_A.i_start) in steps["title"]
+    assert compare["col_labels"] == list(PART_A.compare_columns)
+
+
+@pytest.mark.parametrize("task", ["sdedit", "img2img"])
+def test_edit_rows_start_with_the_original_then_each_i_start(
+    mnist, tmp_path: Path, drawn: list[dict], task: str
+) -> None:
+    """Is an SDEdit row the original, then one column per i_start labelled as the write-up does?"""
+    run_task(task, mnist, tmp_path, TaskOptions())
+    (figure,) = drawn
+    assert figure["col_labels"] == [
+        "original",
+        *(writeup.i_start_label(i) for i in PART_A.i_starts),
+    ]
+    assert figure["shape"][:2] == (1, 1 + len(PART_A.i_starts))
+
+
+def test_anagram_draws_the_writeups_examples_from_seeds_of_the_task(
+    mnist, tmp_path: Path, drawn: list[dict]
+) -> None:
+    """One row per example, each from its own seed drawn from the task's generator (so --seed changes them)?"""
+    for seed in (0, 1):
+        run_task("anagram", mnist, tmp_path / str(seed), TaskOptions(seed=seed, timesteps=SHORT))
+    first, second = drawn
+    assert first["shape"][0] == PART_A.anagram_examples == len(set(first["row_labels"]))
+    assert first["col_labels"][0].startswith("identity: ")
+    assert first["row_labels"] != second["row_labels"]
+
+
+@pytest.mark.parametrize("rule", rules.RULES)
+@pytest.mark.parametrize("task", sorted(ITERATIVE_TASKS))
+def test_figures_of_the_loop_name_the_rule_that_drew_them(
+    mnist, tmp_path: Path, drawn: list[dict], task: str, rule: str
+) -> None:
+    """Does every figure of a task drawn by the strided loop name the rule in force in its title?"""
+    opts = TaskOptions(timesteps=SHORT, i_start=1, i_starts=(1, 2), num=1)
+    with rules.using(rule):
+        run_task(task, mnist, tmp_path, opts)
+    assert drawn and all(f"rule: {rule}" in figure["title"] for figure in drawn)
+
+
+def test_figures_not_drawn_by_the_loop_name_no_rule(
+    mnist, tmp_path: Path, drawn: list[dict]
+) -> None:
+    """Do 1.1-1.3, which never run the loop, leave the rule out?"""
+    for task in ("forward", "blur", "one-step"):
+        run_task(task, mnist, tmp_path, TaskOptions())
+    assert len(drawn) == 3 and not any("rule" in figure["title"] for figure in drawn)

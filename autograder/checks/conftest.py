@@ -68,9 +68,28 @@ def check(cell: str, points: float) -> Callable[[F], F]:
     return lambda f: pytest.mark.graded(cell)(pytest.mark.points(points)(f))
 
 
+def for_rule(rule: str) -> Callable[[F], F]:
+    """Mark a check of one rule's step (``fundiff.diffusion.rules``): it is collected only when that
+    rule is the course's."""
+    return lambda f: pytest.mark.rule(rule)(f)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): what passing this check is worth")
     config.addinivalue_line("markers", "graded(cell): the notebook's graded cell this check grades")
+    config.addinivalue_line("markers", "rule(name): a check of that update rule's step only")
+
+
+@pytest.hookimpl(tryfirst=True)  # before anything lists the checks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the checks of the rule the course does not follow."""
+    from fundiff.diffusion.rules import course_rule
+
+    rule = course_rule()
+    kept = [i for i in items if (m := i.get_closest_marker("rule")) is None or m.args[0] == rule]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 (pytest's signature)

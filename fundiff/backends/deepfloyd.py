@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -248,12 +249,15 @@ def load_deepfloyd(
     *,
     device: str | torch.device = "auto",
     dtype: torch.dtype | None = None,
+    stage2_optional: bool = False,
 ) -> DeepFloydBackend:
     """Load DeepFloyd IF stage I (and stage II) without its T5 encoder.
 
     Args:
         stage1: hub id or local folder of the stage I pipeline.
         stage2: hub id or local folder of the stage II (64 -> 256 px) pipeline; None skips it.
+        stage2_optional: a stage II whose weights are not available is left out (the
+            backend's ``stage2`` is None) instead of raising ``WeightsUnavailable``.
         prompt_embeds: a prompt-embeddings ``.pth`` file or dict {prompt: (1, 77, D)}.
         device: "auto" (CUDA if available), "cpu", "cuda" or "cuda:N".
         dtype: default float16 (fp16 weight files) on CUDA, float32 on the CPU.
@@ -295,15 +299,43 @@ def load_deepfloyd(
     )
     pipe2 = None
     if stage2 is not None:
-        pipe2 = fetch_pretrained(
-            IFSuperResolutionPipeline.from_pretrained,
-            stage2,
-            what="DeepFloyd IF stage II",
-            probe_file="model_index.json",
-            variants=variants,
-            **common,
-        )
+        try:
+            pipe2 = fetch_pretrained(
+                IFSuperResolutionPipeline.from_pretrained,
+                stage2,
+                what="DeepFloyd IF stage II",
+                probe_file="model_index.json",
+                variants=variants,
+                **common,
+            )
+        except WeightsUnavailable:
+            if not stage2_optional:
+                raise
     return DeepFloydBackend(pipe1, embeds, stage2=pipe2, device=dev, embeds_file=source)
+
+
+def missing_prompt_message(
+    prompt: str, embeds: Mapping[str, torch.Tensor], embeds_file: Path | None
+) -> str:
+    """One line: ``prompt`` has no embedding, some prompts that have one, and the command that adds it.
+
+    Args:
+        prompt: the prompt asked for.
+        embeds: the embeddings there are, {prompt: (1, 77, D)}.
+        embeds_file: the file they came from, or None for a dict handed in.
+
+    Returns:
+        The message, without newlines (a prompt's own are shown escaped).
+    """
+    known = ", ".join(repr(p) for p in list(embeds)[:4])
+    out = shlex.quote(str(embeds_file)) if embeds_file is not None else "FILE.pth"
+    add = f"fundiff embed-prompts --out {out} --prompt {shlex.quote(prompt)}"
+    message = (
+        f"no embedding for the prompt {prompt!r} in {embeds_file or 'the prompt embeddings'} "
+        f"(it holds {len(embeds)}, e.g. {known}); add it with `{add}` (keeps the prompts already "
+        "there; needs the T5 encoder) and load the backend again"
+    )
+    return message.replace("\n", "\\n")
 
 
 class DeepFloydBackend:
@@ -371,13 +403,7 @@ class DeepFloydBackend:
             ValueError: ``prompt`` is not in the embeddings; the message says how to add it.
         """
         if prompt not in self._embeds:
-            known = ", ".join(repr(p) for p in list(self._embeds)[:4])
-            out = self._embeds_file or "FILE.pth"
-            raise ValueError(
-                f"no embedding for the prompt {prompt!r}; known prompts include {known} "
-                f"({len(self._embeds)} in all). Add it with `fundiff embed-prompts --prompt "
-                f"{prompt!r} --out {out}` (needs the T5 encoder) and load the backend again"
-            )
+            raise ValueError(missing_prompt_message(prompt, self._embeds, self._embeds_file))
         return self._embeds[prompt].to(self.device, self.dtype)
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:

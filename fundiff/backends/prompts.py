@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fundiff import writeup
 from fundiff.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -33,27 +34,10 @@ IF_STAGE1 = "DeepFloyd/IF-I-XL-v1.0"
 MAX_TOKENS = 77  # IF's T5 was trained on 77 tokens
 UNCONDITIONAL = ""
 
-# The course's known prompt set: the prompts the write-up's figures use, "" included.
-# Edit it freely, or pick prompts on the command line with --prompt / --prompts-file.
-WRITEUP_PROMPTS: tuple[str, ...] = (
-    "an oil painting of a snowy mountain village",
-    "a photo of the amalfi cost",  # sic: the course's own spelling, kept so its key matches
-    "a photo of a man",
-    "a photo of a hipster barista",
-    "a photo of a dog",
-    "an oil painting of people around a campfire",
-    "an oil painting of an old man",
-    "a lithograph of waterfalls",
-    "a lithograph of a skull",
-    "a man wearing a hat",
-    "a high quality photo",
-    "a rocket ship",
-    "a pencil",
-    "a high quality picture",
-    "a photo of a cat",
-    "a photo of the campanile",
-    UNCONDITIONAL,
-)
+WRITEUP_PROMPTS: tuple[str, ...] = (*writeup.PROMPTS, UNCONDITIONAL)
+"""What ``fundiff embed-prompts`` embeds when given no prompts: the write-up's 17 Part 0 prompts,
+verbatim and in its order (``fundiff.writeup.PROMPTS``), and "" (unconditional). Pick other prompts
+on the command line with --prompt / --prompts-file."""
 
 
 class PromptEmbedsError(ValueError):
@@ -334,8 +318,9 @@ def embed_prompts_main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(
         prog="fundiff embed-prompts",
         description="Embed prompts with IF's T5 encoder into the .pth file that "
-        "load_deepfloyd(prompt_embeds=...) reads. Prompts already in --out are kept "
-        "unless --replace is given; '' (unconditional) is always included.",
+        "load_deepfloyd(prompt_embeds=...) reads. With no --prompt or --prompts-file: the write-up's "
+        f"{len(writeup.PROMPTS)} prompts. Prompts already in --out are kept unless --replace is given; "
+        "'' (unconditional) is always included.",
     )
     parser.add_argument(
         "--prompt", action="append", default=[], metavar="TEXT", help="a prompt (repeatable)"

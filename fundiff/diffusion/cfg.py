@@ -17,8 +17,10 @@ import torch
 from fundiff.backends.base import Backend, Prediction
 from fundiff.diffusion.denoise import Predictor
 from fundiff.guidance import classifier_free_guidance
+from fundiff.writeup import PART_A
 
-DEFAULT_GUIDANCE = 7.0
+DEFAULT_GUIDANCE = PART_A.cfg_scale
+"""The write-up's guidance scale (1.6 onwards)."""
 
 
 def conditional(backend: Backend, cond: torch.Tensor) -> Predictor:
@@ -58,7 +60,7 @@ def guided_prediction(
         backend predicts them, are the prompt's (conditional) ones, unguided; else None.
     """
     b = x_t.shape[0]
-    both = torch.cat([_batch(cond, b), _batch(uncond, b)])  # (2B, ...)
+    both = torch.cat([broadcast_batch(cond, b), broadcast_batch(uncond, b)])  # (2B, ...)
     pred = backend.predict(torch.cat([x_t, x_t]), t, both)
     eps_c, eps_u = pred.eps.chunk(2)
     variance = None if pred.variance is None else pred.variance[:b]
@@ -82,8 +84,19 @@ def guided(
     return lambda x, t: guided_prediction(backend, x, t, cond, uncond, scale)
 
 
-def _batch(c: torch.Tensor, b: int) -> torch.Tensor:
-    """Broadcast a conditioning of batch 1 to batch b (a batch-b one passes through)."""
+def broadcast_batch(c: torch.Tensor, b: int) -> torch.Tensor:
+    """Broadcast a conditioning of batch 1 to batch b (a batch-b one passes through).
+
+    Args:
+        c: a conditioning, shape (1, ...) or (b, ...).
+        b: the images' batch size.
+
+    Returns:
+        ``c`` as shape (b, ...) (a view where it was batch 1).
+
+    Raises:
+        ValueError: ``c``'s batch is neither 1 nor b.
+    """
     if c.shape[0] == b:
         return c
     if c.shape[0] != 1:

@@ -4,20 +4,28 @@ One-step denoising inverts the forward process with the model's noise estimate::
 
     x0_hat = (x_t - sqrt(1 - abar_t) * eps_hat) / sqrt(abar_t)
 
-Iterative denoising walks a strided list of timesteps t > t' (990, 960, ..., 0)
-with the DDPM posterior q(x_t' | x_t, x0_hat) (Ho et al., 2020, eqs. 6-7,
-written for a stride), where alpha_t = abar_t / abar_t' and beta_t = 1 - alpha_t::
+Iterative denoising walks a strided list of timesteps t > t' (990, 960, ..., 0),
+one ``denoise_step`` at a time, by the rule in force (``fundiff.diffusion.rules``):
 
-    mean = sqrt(abar_t') beta_t / (1 - abar_t) * x0_hat
-         + sqrt(alpha_t) (1 - abar_t') / (1 - abar_t) * x_t
-    x_t' = mean + sigma_t * z,   z ~ N(0, I)
+- ``writeup_step``, the write-up's rule (section 1.4), with sigma = 0 (the
+  rules module says why)::
 
-The variance sigma_t^2 is the posterior's, beta_tilde = (1 - abar_t') / (1 - abar_t) * beta_t,
-for "fixed_small" backends; for "learned_range" backends (DeepFloyd IF) the
-model's extra channels v in [-1, 1] interpolate the log-variance between
-beta_tilde and beta_t (Nichol & Dhariwal, 2021, eq. 15)::
+      x_t' = sqrt(abar_t') * x0_hat + sqrt(1 - abar_t') * eps_hat + sigma * z
 
-    log sigma_t^2 = (v + 1) / 2 * log beta_t + (1 - v) / 2 * log beta_tilde
+- ``ddpm_step``, the DDPM posterior q(x_t' | x_t, x0_hat) (Ho et al., 2020,
+  eqs. 6-7, written for a stride), where alpha_t = abar_t / abar_t' and
+  beta_t = 1 - alpha_t::
+
+      mean = sqrt(abar_t') beta_t / (1 - abar_t) * x0_hat
+           + sqrt(alpha_t) (1 - abar_t') / (1 - abar_t) * x_t
+      x_t' = mean + sigma_t * z,   z ~ N(0, I)
+
+  The variance sigma_t^2 is the posterior's, beta_tilde = (1 - abar_t') / (1 - abar_t) * beta_t,
+  for "fixed_small" backends; for "learned_range" backends (DeepFloyd IF) the
+  model's extra channels v in [-1, 1] interpolate the log-variance between
+  beta_tilde and beta_t (Nichol & Dhariwal, 2021, eq. 15)::
+
+      log sigma_t^2 = (v + 1) / 2 * log beta_t + (1 - v) / 2 * log beta_tilde
 """
 
 from __future__ import annotations
@@ -29,9 +37,13 @@ from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
 from fundiff.backends.base import Prediction, VarianceType
+from fundiff.diffusion.rules import Rule, current_rule
 
 Predictor = Callable[[torch.Tensor, int], Prediction]
 """A noise estimator with its conditioning bound: (x_t (B, C, H, W), t) -> Prediction."""
+
+Step = Callable[..., torch.Tensor]
+"""One strided step: (x_t, prediction, t, t', alphas_cumprod, variance_type, generator) -> x_t'."""
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
 """Called after each step with (index i of the new timestep, that timestep, x at it)."""
@@ -161,6 +173,78 @@ def ddpm_step(
     return mean + (0.5 * log_var).exp() * z
 
 
+def writeup_step(
+    x_t: torch.Tensor,
+    pred: Prediction,
+    t: int,
+    t_prev: int,
+    alphas_cumprod: torch.Tensor,
+    variance_type: VarianceType,
+    generator: torch.Generator | None = None,
+    *,
+    sigma: float = 0.0,
+) -> torch.Tensor:
+    """One strided step from t to t' < t by the write-up's rule (section 1.4).
+
+    ``x_t' = sqrt(abar_t') x0_hat + sqrt(1 - abar_t') eps_hat + sigma z``, with
+    ``x0_hat`` the one-step estimate at t. fundiff's loops use sigma = 0, which
+    makes the step deterministic (DDIM with eta = 0); ``fundiff.diffusion.rules``
+    says why.
+
+    Args:
+        x_t: current images, shape (B, C, H, W).
+        pred: the model's prediction at (x_t, t); only ``pred.eps`` is used.
+        t: current timestep.
+        t_prev: next (smaller) timestep, >= 0.
+        alphas_cumprod: (T,) schedule.
+        variance_type: the backend's; this rule does not use the model's variance.
+        generator: source of z when sigma > 0 (nothing is drawn when sigma is 0).
+        sigma: the standard deviation of the added noise.
+
+    Returns:
+        x_t', shape (B, C, H, W), in ``x_t``'s dtype.
+    """
+    if not 0 <= t_prev < t:
+        raise ValueError(f"a step goes from t to a smaller t' >= 0; got t={t}, t'={t_prev}")
+    abar_t, abar_prev = alphas_cumprod[t], alphas_cumprod[t_prev].to(x_t.dtype)
+    x0_hat = estimate_x0(x_t, pred.eps, abar_t)
+    x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps
+    if sigma == 0:
+        return x_prev
+    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
+    return x_prev + sigma * z
+
+
+STEPS: dict[Rule, Step] = {"writeup": writeup_step, "ddpm": ddpm_step}
+"""The step of each rule."""
+
+
+def denoise_step(
+    x_t: torch.Tensor,
+    pred: Prediction,
+    t: int,
+    t_prev: int,
+    alphas_cumprod: torch.Tensor,
+    variance_type: VarianceType,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One strided step from t to t' < t by the rule in force (``rules.current_rule()``).
+
+    Args:
+        x_t: current images, shape (B, C, H, W).
+        pred: the model's prediction at (x_t, t).
+        t: current timestep.
+        t_prev: next (smaller) timestep, >= 0.
+        alphas_cumprod: (T,) schedule.
+        variance_type: the backend's.
+        generator: source of any noise the rule adds.
+
+    Returns:
+        x_t', shape (B, C, H, W), in ``x_t``'s dtype: ``writeup_step``'s or ``ddpm_step``'s.
+    """
+    return STEPS[current_rule()](x_t, pred, t, t_prev, alphas_cumprod, variance_type, generator)
+
+
 def iterative_denoise(
     predictor: Predictor,
     x_t: torch.Tensor,
@@ -176,13 +260,13 @@ def iterative_denoise(
     """Denoise ``x_t`` (at ``timesteps[i_start]``) down to ``timesteps[-1]`` (normally 0).
 
     Args:
-        predictor: the noise estimator, conditioning bound (see ``fundiff.diffusion.guidance``).
+        predictor: the noise estimator, conditioning bound (see ``fundiff.diffusion.cfg``).
         x_t: noisy images at timestep ``timesteps[i_start]``, shape (B, C, H, W).
         timesteps: strictly decreasing timesteps, e.g. ``strided_timesteps()``.
         i_start: index into ``timesteps`` where ``x_t`` is.
         alphas_cumprod: (T,) schedule.
         variance_type: the backend's.
-        generator: source of the noise added at each step.
+        generator: source of any noise a step adds (``denoise_step``).
         on_step: called after each step with (i, timesteps[i], x).
         progress: show a tqdm bar.
 
@@ -196,7 +280,7 @@ def iterative_denoise(
         range(i_start, len(timesteps) - 1), desc="denoising", disable=not progress, leave=False
     ):
         t, t_prev = timesteps[i], timesteps[i + 1]
-        x = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)
+        x = denoise_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)
         if on_step is not None:
             on_step(i + 1, t_prev, x)
     return x

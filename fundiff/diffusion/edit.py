@@ -18,10 +18,11 @@ import torch
 from tqdm.auto import tqdm
 
 from fundiff.backends.base import VarianceType
-from fundiff.diffusion.denoise import Predictor, check_i_start, ddpm_step, iterative_denoise
+from fundiff.diffusion.denoise import Predictor, check_i_start, denoise_step, iterative_denoise
 from fundiff.diffusion.forward import forward
+from fundiff.writeup import PART_A
 
-SDEDIT_I_STARTS: tuple[int, ...] = (1, 3, 5, 7, 10, 20)
+SDEDIT_I_STARTS: tuple[int, ...] = PART_A.i_starts
 """The write-up's noise levels for SDEdit, as indices into the strided timesteps."""
 
 
@@ -104,7 +105,7 @@ def inpaint(
     )
     for i in tqdm(range(len(timesteps) - 1), desc="inpainting", disable=not progress, leave=False):
         t, t_prev = timesteps[i], timesteps[i + 1]
-        x = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)
+        x = denoise_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)
         known = original if t_prev == 0 else forward(original, t_prev, alphas_cumprod, generator)
         x = mask * x + (1 - mask) * known
     return x

@@ -26,14 +26,23 @@ from fundiff.backends.base import Backend, Prediction
 from fundiff.diffusion.cfg import DEFAULT_GUIDANCE, guided_prediction
 from fundiff.diffusion.denoise import Predictor
 from fundiff.diffusion.views import View
+from fundiff.writeup import PART_A
 
 Component = Callable[[torch.Tensor], torch.Tensor]
 
-HYBRID_KERNEL_64 = 33
-HYBRID_SIGMA_64 = 2.0
+HYBRID_KERNEL_64 = PART_A.hybrid_kernel  # the write-up's low-pass at 64 px
+HYBRID_SIGMA_64 = PART_A.hybrid_sigma
 
 
-def _mean_variance(variances: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+def mean_variance(variances: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+    """The mean of the views' variance values, or None where a view has none (a fixed_small model).
+
+    Args:
+        variances: one per view, each shape (B, C, H, W) or None.
+
+    Returns:
+        Their mean, shape (B, C, H, W), or None.
+    """
     if any(v is None for v in variances):
         return None
     return torch.stack(list(variances)).mean(0)  # type: ignore[arg-type]
@@ -72,7 +81,7 @@ def anagram(
             p = guided_prediction(backend, view.apply(x), t, cond, uncond, scale)
             eps.append(view.invert(p.eps))
             var.append(None if p.variance is None else view.invert_values(p.variance))
-        return Prediction(torch.stack(eps).mean(0), _mean_variance(var))
+        return Prediction(torch.stack(eps).mean(0), mean_variance(var))
 
     return predict
 
@@ -112,7 +121,7 @@ def factorized(
             for c, s in zip(conds, scales, strict=True)
         ]
         eps = sum((f(p.eps) for f, p in zip(components, preds, strict=True)), torch.zeros_like(x))
-        return Prediction(eps, _mean_variance([p.variance for p in preds]))
+        return Prediction(eps, mean_variance([p.variance for p in preds]))
 
     return predict
 

@@ -77,17 +77,27 @@ class UNetTrunk(nn.Module):
         e2 = self.down1(e1)  # (B, D, 14, 14)
         e3 = self.down2(e2)  # (B, 2D, 7, 7)
         h = self.unflatten(self.flatten(e3))  # (B, 2D, 1, 1) -> (B, 2D, 7, 7)
-        h = _modulate(h, scale1, shift1)
+        h = modulate(h, scale1, shift1)
         h = self.up1(torch.cat([e3, h], dim=1))  # (B, 4D, 7, 7) -> (B, D, 14, 14)
-        h = _modulate(h, scale2, shift2)
+        h = modulate(h, scale2, shift2)
         h = self.up2(torch.cat([e2, h], dim=1))  # (B, 2D, 14, 14) -> (B, D, 28, 28)
         h = self.out_block(torch.cat([e1, h], dim=1))  # (B, 2D, 28, 28) -> (B, D, 28, 28)
         return self.head(h)  # (B, C, 28, 28)
 
 
-def _modulate(
+def modulate(
     h: torch.Tensor, scale: torch.Tensor | None, shift: torch.Tensor | None
 ) -> torch.Tensor:
+    """Condition a feature map: ``h * scale + shift``, each per channel.
+
+    Args:
+        h: the feature map, shape (B, C, H, W).
+        scale: (B, C), multiplies every pixel of each channel; None: no scale.
+        shift: (B, C), added to every pixel of each channel (after the scale); None: no shift.
+
+    Returns:
+        The modulated map, shape (B, C, H, W); ``h`` itself when both are None.
+    """
     if scale is not None:
         h = h * as_feature_map(scale)
     if shift is not None:
@@ -114,8 +124,17 @@ class UnconditionalUNet(nn.Module):
         return self.trunk(x)
 
 
-def _time_column(t: torch.Tensor, batch: int) -> torch.Tensor:
-    """Accept t as a scalar, (B,) or (B, 1) and return (B, 1)."""
+def time_column(t: torch.Tensor | float, batch: int) -> torch.Tensor:
+    """Times as the column the time FCBlocks take: a scalar, (B,) or (B, 1) becomes (B, 1).
+
+    Args:
+        t: times in [0, 1]: a Python number or 0-d tensor (the same time for every
+            image), or a tensor of shape (B,) or (B, 1).
+        batch: B, the number of images.
+
+    Returns:
+        The times, shape (B, 1), on ``t``'s device (a number gives a CPU tensor).
+    """
     t = torch.as_tensor(t)
     if t.ndim == 0:
         t = t.expand(batch)
@@ -138,7 +157,7 @@ class TimeConditionalUNet(nn.Module):
             x: (B, C, 28, 28).
             t: times in [0, 1], a scalar or shape (B,) or (B, 1).
         """
-        t = _time_column(t, x.shape[0]).to(x.dtype)
+        t = time_column(t, x.shape[0]).to(x.dtype)
         return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))
 
 
@@ -169,7 +188,7 @@ class ClassConditionalUNet(nn.Module):
             c: class vectors, shape (B, num_classes): one-hot, or all zeros for
                 the unconditional prediction.
         """
-        t = _time_column(t, x.shape[0]).to(x.dtype)
+        t = time_column(t, x.shape[0]).to(x.dtype)
         c = c.to(x.dtype)
         return self.trunk(
             x,

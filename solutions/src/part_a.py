@@ -38,48 +38,64 @@ from tqdm.auto import tqdm
 
 from fundiff.backends.base import Backend, Prediction, VarianceType
 from fundiff.demo import draw_sketch
-from fundiff.diffusion.cfg import (
-    DEFAULT_GUIDANCE,
-    _batch,
-)  # _batch broadcasts a batch-1 conditioning
+from fundiff.diffusion.cfg import DEFAULT_GUIDANCE, broadcast_batch
 from fundiff.diffusion.denoise import MIN_VARIANCE, check_i_start
 from fundiff.diffusion.edit import SDEDIT_I_STARTS, check_mask
 from fundiff.diffusion.forward import check_timestep
-from fundiff.diffusion.illusions import _mean_variance, frequency_split
+from fundiff.diffusion.illusions import frequency_split, mean_variance
+from fundiff.diffusion.rules import course_rule, describe
 from fundiff.diffusion.views import IDENTITY, View, get_view
 from fundiff.images import load_image, shipped_digits
-from fundiff.parta import DEFAULTS, build_backend
+from fundiff.parta import DEFAULTS, TaskOptions, build_backend, run_task
 from fundiff.schedules import strided_timesteps
 from fundiff.viz import save_table
+from fundiff.writeup import PART_A, i_start_label
 
 BACKEND = os.environ.get("FUNDIFF_BACKEND", "mnist")  # or "deepfloyd"
 PROMPT_EMBEDS = os.environ.get(
     "FUNDIFF_PROMPT_EMBEDS", "prompt_embeds_dict.pth"
 )  # deepfloyd: `fundiff embed-prompts`
 STAGE1 = os.environ.get("FUNDIFF_STAGE1")  # deepfloyd: a local folder of IF stage I; None: the hub
-IMAGE = None  # a photo of your own (e.g. the Campanile) for sections 1.1-1.7; None: see below
+STAGE2 = os.environ.get("FUNDIFF_STAGE2")  # deepfloyd: stage II (Part 0's 256 px); None: 64 px only
+IMAGE = None  # a photo of your own (the write-up's Campanile) for sections 1.1-1.7; None: see below
+MORE_IMAGES: list[str] = []  # two more photos of your own for 1.7, 1.7.2 and 1.7.3, as the write-up shows
+WEB_IMAGE = None  # an image from the web (a painting, a cartoon) for 1.7.1
 FIGURES = Path("figures_part_a")
 FIGURES.mkdir(exist_ok=True)
 SEED = 0
+RULE = course_rule()  # the update rule of 1.4 this course teaches
 
-options = {} if BACKEND == "mnist" else {"prompt_embeds": Path(PROMPT_EMBEDS), "stage1": STAGE1}
+options = {} if BACKEND == "mnist" else {"prompt_embeds": Path(PROMPT_EMBEDS), "stage1": STAGE1, "stage2": STAGE2}
 backend = build_backend(BACKEND, device="cuda" if torch.cuda.is_available() else "cpu", **options)
 prompts = DEFAULTS[BACKEND]
 abar = backend.alphas_cumprod
 timesteps = strided_timesteps()  # 990, 960, ..., 0
+
+
+def read(path) -> torch.Tensor:
+    """An image file as the backend's image, shape (1, C, H, W) in [-1, 1]."""
+    return load_image(path, backend.image_shape).to(backend.device)
+
+
 if IMAGE is not None:
-    source = load_image(IMAGE, backend.image_shape).to(backend.device)
+    source = read(IMAGE)
 elif BACKEND == "mnist":
     source = shipped_digits()[7:8].to(backend.device)  # an MNIST test 7, in [-1, 1]
 else:  # no photo given: a rough drawing stands in until you set IMAGE
-    source = load_image(
-        draw_sketch(backend.image_shape, FIGURES / "sketch.png"), backend.image_shape
-    ).to(backend.device)
+    source = read(draw_sketch(backend.image_shape, FIGURES / "sketch.png"))
+if MORE_IMAGES:
+    more = torch.cat([read(p) for p in MORE_IMAGES])
+elif BACKEND == "mnist":
+    more = shipped_digits()[[2, 4]].to(backend.device)  # two more test digits
+else:  # no photos given: the drawing mirrored and in other colours stand in
+    print("set MORE_IMAGES to two photos of your own, as the write-up shows; stand-ins are used")
+    more = torch.cat([source.flip(-1), source.roll(1, dims=1)])
+examples = torch.cat([source, more])  # the write-up's three examples per section, (3, C, H, W)
 
 
 def noisy_source(generator):
     """The source image forward-noised to t = 250, 500 and 750 (your ``forward``)."""
-    return [forward(source, t, abar, generator) for t in (250, 500, 750)]
+    return [forward(source, t, abar, generator) for t in PART_A.noise_levels]
 
 
 def show(path, images, **kwargs):
@@ -99,7 +115,24 @@ print(
     timesteps[:3],
     "...",
     timesteps[-2:],
+    "| update rule:",
+    describe(RULE),
 )
+
+# %% [markdown]
+# ## Part 0: sampling from DeepFloyd IF
+#
+# DeepFloyd IF's own sampler, before you write yours: the write-up's four prompts,
+# seed 101, 20, 50 and 100 denoising steps (left to right), upsampled from 64 to
+# 256 px by stage II where its weights are given (`STAGE2`). It needs IF's weights:
+# on the MNIST backend this section only says so.
+
+# %%
+if BACKEND == "deepfloyd":
+    for path in run_task("part0", backend, FIGURES / "part0", TaskOptions()):
+        display(Image(filename=str(path)))
+else:
+    print("Part 0 samples DeepFloyd IF's own pipeline: set FUNDIFF_BACKEND=deepfloyd where its weights are")
 
 # %% [markdown]
 # ## 1.1 The forward process
@@ -127,7 +160,7 @@ noisy = noisy_source(torch.Generator(backend.device).manual_seed(SEED))
 show(
     "1.1_forward.png",
     torch.cat([source, *noisy])[None],
-    col_labels=["x0", "t=250", "t=500", "t=750"],
+    col_labels=["x0", *(f"t={t}" for t in PART_A.noise_levels)],
 )
 
 # %% [markdown]
@@ -164,7 +197,7 @@ noisy = noisy_source(torch.Generator(backend.device).manual_seed(SEED))
 with torch.no_grad():
     one_step = [
         estimate_x0(x, backend.predict(x, t, cond).eps, abar[t])
-        for x, t in zip(noisy, (250, 500, 750))
+        for x, t in zip(noisy, PART_A.noise_levels)
     ]
 show(
     "1.3_one_step.png",
@@ -172,7 +205,44 @@ show(
     row_labels=["noisy", "one-step"],
 )
 
-# %% [markdown]
+# %% [markdown] rule=writeup
+# ## 1.4 Iterative denoising
+#
+# Walk the strided timesteps t > t' (990, 960, …, 0). At each step, estimate the clean
+# image from the model's noise estimate ε̂ (your `estimate_x0`), then move to t' by the
+# write-up's rule:
+#
+# x_t' = √ᾱ_t' x̂_0 + √(1 − ᾱ_t') ε̂ + σ z,   z ~ N(0, I).
+#
+# The course takes σ = 0, the default of `sigma`: with the coefficient √(1 − ᾱ_t') on ε̂,
+# x_t' has the variance the forward process gives t' only when σ = 0 (any σ > 0 adds σ²
+# of noise on top), and the step is then deterministic: it is DDIM with η = 0. Where
+# σ > 0, draw z from `generator`. This rule does not use the model's variance values
+# (DeepFloyd IF's `pred.variance`). `denoise_step`, the step the loops below call, is
+# your `writeup_step`.
+
+# %% [graded] iterative rule=writeup
+# ref=fundiff.diffusion.denoise.writeup_step,fundiff.diffusion.denoise.iterative_denoise
+denoise_step = writeup_step  # the course's update rule: every loop below steps with it
+
+# %% [tests] iterative_checks rule=writeup
+torch.manual_seed(0)  # the same inputs on every run
+ab = torch.linspace(0.999, 0.001, 1000)
+x0, eps = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
+# given the true noise of x_t, the step lands on the forward process at t' with that noise
+step = writeup_step(forward(x0, 600, ab, eps=eps), Prediction(eps), 600, 570, ab, "fixed_small")
+assert torch.allclose(step, forward(x0, 570, ab, eps=eps), atol=1e-5)
+out = iterative_denoise(
+    lambda x, t: Prediction(torch.zeros_like(x)),
+    forward(x0, 600, ab, eps=eps),
+    [600, 300, 0],
+    0,
+    ab,
+    "fixed_small",
+)
+assert out.shape == x0.shape and torch.isfinite(out).all()
+
+# %% [markdown] rule=ddpm
 # ## 1.4 Iterative denoising
 #
 # Walk the strided timesteps t > t' (990, 960, …, 0). With α = ᾱ_t / ᾱ_t' and
@@ -184,12 +254,14 @@ show(
 # and x_t' = mean + σ z with z ~ N(0, I). For `"fixed_small"` backends σ² = β̃
 # (clamp it at `MIN_VARIANCE` before taking the log). DeepFloyd IF predicts
 # `"learned_range"` values v ∈ [−1, 1] that interpolate the log-variance:
-# log σ² = (v + 1)/2 · log β + (1 − v)/2 · log β̃.
+# log σ² = (v + 1)/2 · log β + (1 − v)/2 · log β̃. `denoise_step`, the step the
+# loops below call, is your `ddpm_step`.
 
-# %% [graded] iterative
+# %% [graded] iterative rule=ddpm
 # ref=fundiff.diffusion.denoise.posterior_mean,fundiff.diffusion.denoise.posterior_log_variance,fundiff.diffusion.denoise.learned_range_log_variance,fundiff.diffusion.denoise.ddpm_step,fundiff.diffusion.denoise.iterative_denoise
+denoise_step = ddpm_step  # the course's update rule: every loop below steps with it
 
-# %% [tests] iterative_checks
+# %% [tests] iterative_checks rule=ddpm
 torch.manual_seed(0)  # the same inputs on every run
 ab = torch.linspace(0.999, 0.001, 1000)
 x0 = torch.randn(2, 1, 8, 8)
@@ -211,11 +283,15 @@ out = iterative_denoise(
 )
 assert out.shape == xt.shape and torch.isfinite(out).all()
 
+# %% [markdown]
+# The write-up's figures: the loop from i_start = 10 (t = 690) seen at t = 690, 540,
+# 390, 240 and 90, then the original beside the iterative, one-step and blurred results.
+
 # %%
-i_start = 10
+i_start = PART_A.i_start
 gen = torch.Generator(backend.device).manual_seed(SEED)
 x_start = forward(source, timesteps[i_start], abar, gen)
-steps = {}
+seen = {timesteps[i_start]: x_start}
 clean = iterative_denoise(
     predictor,
     x_start,
@@ -224,12 +300,13 @@ clean = iterative_denoise(
     abar,
     backend.variance_type,
     gen,
-    on_step=lambda i, t, x: steps.setdefault(t, x) if (i - i_start) % 5 == 0 else None,
+    on_step=lambda i, t, x: seen.__setitem__(t, x) if t in PART_A.shown_timesteps else None,
 )
 show(
     "1.4_iterative_steps.png",
-    torch.cat(list(steps.values()))[None],
-    col_labels=[f"t={t}" for t in steps],
+    torch.cat([seen[t] for t in PART_A.shown_timesteps])[None],
+    col_labels=[f"t={t}" for t in PART_A.shown_timesteps],
+    title=f"iterative denoising, {RULE} rule",
 )
 with torch.no_grad():
     one = estimate_x0(
@@ -238,7 +315,7 @@ with torch.no_grad():
 show(
     "1.4_iterative_compare.png",
     torch.cat([source, clean, one, gaussian_blur(x_start, [5, 5], [2.0, 2.0])])[None],
-    col_labels=["original", "iterative", "one-step", "blur"],
+    col_labels=list(PART_A.compare_columns),
 )
 
 # %% [markdown]
@@ -253,21 +330,22 @@ show(
 gen = torch.Generator(backend.device).manual_seed(SEED)
 samples = sample(
     predictor,
-    (5, *backend.image_shape),
+    (PART_A.num_samples, *backend.image_shape),
     timesteps,
     abar,
     backend.variance_type,
     gen,
     device=backend.device,
 )
-show("1.5_sample.png", samples[None])
+show("1.5_sample.png", samples[None], title=f"{prompts['prompt']!r}, no guidance")
 
 # %% [markdown]
 # ## 1.6 Classifier-free guidance
 #
 # ε = ε_u + γ (ε_c − ε_u), with the empty prompt `""` as the unconditional one
 # and γ = 7. Evaluate both estimates in **one** batched call of `backend.predict`
-# (concatenate the images and the conditionings); keep the conditional variance.
+# (concatenate the images and the conditionings; `broadcast_batch` makes a batch-1
+# conditioning as large as the images' batch); keep the conditional variance.
 
 # %% [graded] cfg
 # ref=fundiff.guidance.classifier_free_guidance,fundiff.diffusion.cfg.guided_prediction,fundiff.diffusion.cfg.guided
@@ -286,15 +364,15 @@ assert torch.allclose(guided_prediction(backend, x, 500, c, uncond, 1.0).eps, e_
 gen = torch.Generator(backend.device).manual_seed(SEED)
 cfg_cond = backend.encode(prompts["cfg_prompt"])
 samples = sample(
-    guided(backend, cfg_cond, uncond, 7.0),
-    (5, *backend.image_shape),
+    guided(backend, cfg_cond, uncond, PART_A.cfg_scale),
+    (PART_A.num_samples, *backend.image_shape),
     timesteps,
     abar,
     backend.variance_type,
     gen,
     device=backend.device,
 )
-show("1.6_cfg.png", samples[None])
+show("1.6_cfg.png", samples[None], title=f"{prompts['cfg_prompt']!r}, CFG scale {PART_A.cfg_scale:g}")
 
 # %% [markdown]
 # ## 1.7 SDEdit
@@ -307,26 +385,29 @@ show("1.6_cfg.png", samples[None])
 
 
 # %%
-def sdedit_row(image, prompt, name):
+def sdedit_rows(images, prompt, name):
+    """SDEdit of each image (a row: the original, then each of the write-up's i_start values)."""
     gen = torch.Generator(backend.device).manual_seed(SEED)
-    pred = guided(backend, backend.encode(prompt), uncond, 7.0)
+    pred = guided(backend, backend.encode(prompt), uncond, PART_A.cfg_scale)
     edits = [
-        sdedit(pred, image, i, timesteps, abar, backend.variance_type, gen) for i in SDEDIT_I_STARTS
+        sdedit(pred, images, i, timesteps, abar, backend.variance_type, gen) for i in SDEDIT_I_STARTS
     ]
     show(
         name,
-        torch.cat([*edits, image])[None],
-        col_labels=[*(f"i_start={i}" for i in SDEDIT_I_STARTS), "original"],
+        torch.stack([images, *edits], dim=1),
+        col_labels=["original", *(i_start_label(i) for i in SDEDIT_I_STARTS)],
+        title=f"SDEdit, prompt {prompt!r}" if prompt else "SDEdit, unconditional",
     )
 
 
-sdedit_row(source, prompts["prompt"], "1.7_sdedit.png")
+sdedit_rows(examples, prompts["prompt"], "1.7_sdedit.png")
 
 # %% [markdown]
-# ## 1.7.1 Your own drawing
+# ## 1.7.1 An image from the web, and your own drawings
 #
-# Draw on the canvas below (or upload an image file), then run the next cell. If
-# you leave both empty, a rough drawing made by fundiff stands in.
+# Set `WEB_IMAGE` (in the first cell) to an image from the web, and draw on the canvas
+# below (or upload an image file), then run the next cell. What you leave empty,
+# fundiff fills with stand-ins.
 
 # %%
 import ipywidgets as widgets  # noqa: E402
@@ -339,48 +420,56 @@ try:
     canvas.fill_rect(0, 0, 280, 280)
     pen = {"down": False}
 
-    def _down(x, y):
+    def pen_down(x, y):
         pen["down"] = True
         canvas.begin_path()
         canvas.move_to(x, y)
 
-    def _move(x, y):
+    def pen_move(x, y):
         if pen["down"]:
             canvas.line_to(x, y)
             canvas.stroke()
 
-    def _up(x, y):
+    def pen_up(x, y):
         pen["down"] = False
 
-    canvas.on_mouse_down(_down)
-    canvas.on_mouse_move(_move)
-    canvas.on_mouse_up(_up)
+    canvas.on_mouse_down(pen_down)
+    canvas.on_mouse_move(pen_move)
+    canvas.on_mouse_up(pen_up)
 except ImportError:  # no canvas: the upload alone
     canvas = None
-upload = widgets.FileUpload(accept="image/*", multiple=False, description="or upload")
+upload = widgets.FileUpload(accept="image/*", multiple=True, description="or upload")
 display(widgets.VBox([w for w in (canvas, upload) if w is not None]))
 
 
 # %%
-def my_drawing() -> torch.Tensor:
-    """The canvas or the uploaded file, as the backend's image; fundiff's sketch if both are empty."""
-    path = FIGURES / "my_drawing.png"
-    if upload.value:
-        item = upload.value[0]
+def my_drawings() -> torch.Tensor:
+    """Two drawings, shape (2, C, H, W): the canvas and the uploaded files first, fundiff's sketch after."""
+    found = []
+    for item in upload.value:
         path = FIGURES / item["name"]
         path.write_bytes(bytes(item["content"]))
-    elif canvas is not None and canvas.image_data is not None and canvas.get_image_data().max() > 0:
+        found.append(read(path))
+    if canvas is not None and canvas.image_data is not None and canvas.get_image_data().max() > 0:
         from PIL import Image as PILImage
 
-        PILImage.fromarray(canvas.get_image_data()[..., :3]).save(path)
-    else:
-        print("nothing drawn or uploaded: using fundiff's sketch")
-        draw_sketch(backend.image_shape, path)
-    return load_image(path, backend.image_shape).to(backend.device)
+        PILImage.fromarray(canvas.get_image_data()[..., :3]).save(FIGURES / "my_drawing.png")
+        found.append(read(FIGURES / "my_drawing.png"))
+    if len(found) < 2:
+        print(f"{len(found)} drawing(s) of yours: fundiff's sketch stands in for the rest")
+        sketch = read(draw_sketch(backend.image_shape, FIGURES / "sketch.png"))
+        found += [sketch, sketch.flip(-1)][: 2 - len(found)]
+    return torch.cat(found[:2])
 
 
-drawing = my_drawing()
-sdedit_row(drawing, prompts["prompt"], "1.7.1_drawing.png")
+if WEB_IMAGE is not None:
+    web = read(WEB_IMAGE)
+elif BACKEND == "mnist":
+    web = shipped_digits()[9:10].to(backend.device)  # stands in for an image from the web
+else:
+    print("set WEB_IMAGE to an image from the web; a test image stands in")
+    web = source
+sdedit_rows(torch.cat([web, my_drawings()]), prompts["prompt"], "1.7.1_web_and_drawings.png")
 
 # %% [markdown]
 # ## 1.7.2 Inpainting
@@ -399,7 +488,7 @@ def top_half_inpainted():
     mask = torch.zeros(backend.image_shape[1:], device=backend.device)
     mask[: mask.shape[0] // 2] = 1
     return mask, inpaint(
-        guided(backend, cond, uncond, 7.0),
+        guided(backend, cond, uncond, PART_A.cfg_scale),
         source,
         mask,
         timesteps,
@@ -417,11 +506,24 @@ assert torch.allclose(
 )
 
 # %%
-mask, out = top_half_inpainted()
+h, w = backend.image_shape[1:]
+masks = torch.zeros(3, 1, h, w, device=backend.device)
+masks[0, :, : h // 2] = 1  # the top half of the source (the write-up: a new upper floor)
+masks[1, :, :, w // 2 :] = 1  # the right half
+masks[2, :, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 1  # the centre
+painted = inpaint(
+    guided(backend, cond, uncond, PART_A.cfg_scale),
+    examples,
+    masks,
+    timesteps,
+    abar,
+    backend.variance_type,
+    torch.Generator(backend.device).manual_seed(SEED),
+)
 show(
     "1.7.2_inpaint.png",
-    torch.cat([source, source * (1 - mask), out])[None],
-    col_labels=["original", "kept", "inpainted"],
+    torch.stack([examples, masks.expand_as(examples) * 2 - 1, painted], dim=1),
+    col_labels=["original", "mask", "inpainted"],
 )
 
 # %% [markdown]
@@ -430,14 +532,14 @@ show(
 # SDEdit again, under a prompt other than the image's.
 
 # %%
-sdedit_row(source, prompts["edit_prompt"], "1.7.3_img2img.png")
+sdedit_rows(examples, prompts["edit_prompt"], "1.7.3_img2img.png")
 
 # %% [markdown]
 # ## 1.8 Visual anagrams
 #
 # Prompt k is seen through view k: evaluate the guided estimate on the viewed
 # image, map it back with the view's inverse, and average over the views. For
-# variance values use `view.invert_values`, and average them too (`_mean_variance`).
+# variance values use `view.invert_values`, and average them too (`mean_variance`).
 
 # %% [graded] anagram
 # ref=fundiff.diffusion.illusions.anagram
@@ -453,10 +555,12 @@ with torch.no_grad():
 # %%
 views = [get_view(v) for v in prompts["views"]]
 gen = torch.Generator(backend.device).manual_seed(SEED)
-pred = anagram(backend, [backend.encode(p) for p in prompts["anagram"]], views, uncond, 7.0)
-image = sample(
+pred = anagram(
+    backend, [backend.encode(p) for p in prompts["anagram"]], views, uncond, PART_A.cfg_scale
+)
+images = sample(  # the write-up's two illusions, drawn at once
     pred,
-    (1, *backend.image_shape),
+    (PART_A.anagram_examples, *backend.image_shape),
     timesteps,
     abar,
     backend.variance_type,
@@ -465,7 +569,7 @@ image = sample(
 )
 show(
     "1.8_anagram.png",
-    torch.cat([v.apply(image) for v in views])[None],
+    torch.stack([v.apply(images) for v in views], dim=1),
     col_labels=[f"{v.name}: {p!r}" for v, p in zip(views, prompts["anagram"])],
 )
 
@@ -492,23 +596,24 @@ with torch.no_grad():
     )
 
 # %%
-gen = torch.Generator(backend.device).manual_seed(SEED)
-low, high = (backend.encode(p) for p in prompts["hybrid"])
-image = sample(
-    hybrid(backend, low, high, uncond, 7.0),
-    (1, *backend.image_shape),
-    timesteps,
-    abar,
-    backend.variance_type,
-    gen,
-    device=backend.device,
-)
 lowpass, highpass = frequency_split(backend.image_shape[-1])
-show(
-    "1.9_hybrid.png",
-    torch.cat([image, lowpass(image), highpass(image)])[None],
-    col_labels=["hybrid", f"low: {prompts['hybrid'][0]!r}", f"high: {prompts['hybrid'][1]!r}"],
-)
+for k, (low_prompt, high_prompt) in enumerate(prompts["hybrids"]):
+    gen = torch.Generator(backend.device).manual_seed(SEED)
+    low, high = backend.encode(low_prompt), backend.encode(high_prompt)
+    image = sample(
+        hybrid(backend, low, high, uncond, PART_A.cfg_scale),
+        (1, *backend.image_shape),
+        timesteps,
+        abar,
+        backend.variance_type,
+        gen,
+        device=backend.device,
+    )
+    show(
+        f"1.9_hybrid_{k + 1}.png",
+        torch.cat([image, lowpass(image), highpass(image)])[None],
+        col_labels=["hybrid", f"low: {low_prompt!r}", f"high: {high_prompt!r}"],
+    )
 
 # %% [markdown]
 # **Question.** Compare the Gaussian blur, one-step and iterative denoising of

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# checks that run a whole Part A loop on top of ddpm_step, estimate_x0 or posterior_mean
-A_LOOPS = {"test_ddpm_step", "test_iterative_denoise", "test_sample", "test_sdedit", "test_inpaint"}
+# the checks of each rule's step (``fundiff.diffusion.rules``), and those of the loops on top of it: a
+# broken estimate_x0 or step breaks them all (a step of the other rule breaks only the step's checks)
+STEP = {"writeup": frozenset({"test_writeup_step", "test_writeup_step_adds_sigma_z"}),
+        "ddpm": frozenset({"test_ddpm_step"})}  # fmt: skip
+LOOPS = frozenset({"test_iterative_denoise", "test_sample", "test_sdedit", "test_inpaint"})
+A_LOOPS = STEP["writeup"] | LOOPS  # the course's rule: the cases of no rule are graded under it
+A_LOOPS_DDPM = STEP["ddpm"] | LOOPS
 A_GUIDED = {"test_guided_prediction", "test_guided", "test_anagram", "test_anagram_with_a_pixel_permutation",
             "test_hybrid", "test_factorized_grayscale_and_colour"}  # fmt: skip
 B_TRUNKS = {"test_unconditional_unet", "test_time_conditional_unet", "test_class_conditional_unet"}
@@ -26,11 +31,12 @@ class Case:
     fails: frozenset[str] = field(default_factory=frozenset)
     prefix: str = ""  # code put before the graded code
     suffix: str = ""  # code put after it
+    rule: str | None = None  # the update rule of the notebook it edits; None: the course's (writeup)
 
 
 def case(part: str, *edits: tuple[str, str], fails: set[str] | frozenset[str] = frozenset(), prefix: str = "",
-         suffix: str = "") -> Case:  # fmt: skip
-    return Case(part, tuple(edits), frozenset(fails), prefix, suffix)
+         suffix: str = "", rule: str | None = None) -> Case:  # fmt: skip
+    return Case(part, tuple(edits), frozenset(fails), prefix, suffix, rule)
 
 
 WRONG: dict[str, Case] = {
@@ -48,20 +54,20 @@ WRONG: dict[str, Case] = {
                                   fails={"test_estimate_x0", "test_sample_draws_digits_with_the_shipped_model"} | A_LOOPS),
     "a_posterior_mean_swapped": case("part_a", ("return (abar_prev.sqrt() * beta / (1 - abar_t)) * x0_hat + (", "return (abar_prev.sqrt() * beta / (1 - abar_t)) * x_t + ("),
                                      (") * x_t\n", ") * x0_hat\n"),
-                                     fails={"test_posterior_mean"} | A_LOOPS),  # the shipped model still draws digits
+                                     fails={"test_posterior_mean"} | A_LOOPS_DDPM, rule="ddpm"),  # the shipped model still draws digits
     "a_posterior_mean_no_sqrt": case("part_a", ("return (abar_prev.sqrt() * beta / (1 - abar_t)) * x0_hat + (", "return (abar_prev * beta / (1 - abar_t)) * x0_hat + ("),
-                                     fails={"test_posterior_mean"} | A_LOOPS),
+                                     fails={"test_posterior_mean"} | A_LOOPS_DDPM, rule="ddpm"),
     "a_log_variance_not_log": case("part_a", ("return ((1 - abar_prev) / (1 - abar_t) * beta).clamp(min=MIN_VARIANCE).log()",
                                               "return ((1 - abar_prev) / (1 - abar_t) * beta).clamp(min=MIN_VARIANCE)"),
                                    fails={"test_posterior_log_variance", "test_learned_range_log_variance",
-                                          "test_sample_draws_digits_with_the_shipped_model"} | A_LOOPS),
+                                          "test_sample_draws_digits_with_the_shipped_model"} | A_LOOPS_DDPM, rule="ddpm"),
     "a_learned_range_frac": case("part_a", ("    frac = (v + 1) / 2\n", "    frac = v\n"),
-                                 fails={"test_learned_range_log_variance", "test_ddpm_step"}),
+                                 fails={"test_learned_range_log_variance", "test_ddpm_step"}, rule="ddpm"),
     "a_ddpm_variance_not_std": case("part_a", ("return mean + (0.5 * log_var).exp() * z", "return mean + log_var.exp() * z"),
-                                    fails=A_LOOPS),
+                                    fails=A_LOOPS_DDPM, rule="ddpm"),
     "a_ddpm_unseeded_noise": case("part_a", ("z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)",
                                              "z = torch.randn(x_t.shape, device=x_t.device, dtype=x_t.dtype)"),
-                                  fails=A_LOOPS),
+                                  fails=A_LOOPS_DDPM, rule="ddpm"),
     "a_iterative_stops_early": case("part_a", ("range(i_start, len(timesteps) - 1), desc=\"denoising\"", "range(i_start, len(timesteps) - 2), desc=\"denoising\""),
                                     fails={"test_iterative_denoise", "test_sample", "test_sdedit"}),
     "a_iterative_skips_first": case("part_a", ("range(i_start, len(timesteps) - 1), desc=\"denoising\"", "range(i_start + 1, len(timesteps) - 1), desc=\"denoising\""),
@@ -72,7 +78,7 @@ WRONG: dict[str, Case] = {
                               fails={"test_sample"}),
     "a_cfg_swapped": case("part_a", ("return torch.lerp(uncond, cond, scale)", "return torch.lerp(cond, uncond, scale)"),
                           fails={"test_classifier_free_guidance"} | A_GUIDED),
-    "a_guided_prediction_order": case("part_a", ("both = torch.cat([_batch(cond, b), _batch(uncond, b)])", "both = torch.cat([_batch(uncond, b), _batch(cond, b)])"),
+    "a_guided_prediction_order": case("part_a", ("both = torch.cat([broadcast_batch(cond, b), broadcast_batch(uncond, b)])", "both = torch.cat([broadcast_batch(uncond, b), broadcast_batch(cond, b)])"),
                                       fails=A_GUIDED),
     "a_guided_ignores_scale": case("part_a", ("return lambda x, t: guided_prediction(backend, x, t, cond, uncond, scale)",
                                               "return lambda x, t: guided_prediction(backend, x, t, cond, uncond, DEFAULT_GUIDANCE)"),
@@ -85,14 +91,14 @@ WRONG: dict[str, Case] = {
                                      fails={"test_inpaint"}),
     "a_anagram_not_inverted": case("part_a", ("eps.append(view.invert(p.eps))", "eps.append(p.eps)"),
                                    fails={"test_anagram", "test_anagram_with_a_pixel_permutation"}),
-    "a_anagram_sum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), _mean_variance(var))", "return Prediction(torch.stack(eps).sum(0), _mean_variance(var))"),
+    "a_anagram_sum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), mean_variance(var))", "return Prediction(torch.stack(eps).sum(0), mean_variance(var))"),
                           fails={"test_anagram", "test_anagram_with_a_pixel_permutation"}),
     "a_hybrid_swapped": case("part_a", ("return factorized(backend, [cond_low, cond_high], [low, high], uncond, scale)",
                                         "return factorized(backend, [cond_low, cond_high], [high, low], uncond, scale)"),
                              fails={"test_hybrid"}),
     "a_hybrid_fixed_filter": case("part_a", ("low, high = frequency_split(backend.image_shape[-1])", "low, high = frequency_split(64)"),
                                   fails={"test_hybrid"}),
-    "a_factorized_mean": case("part_a", ("return Prediction(eps, _mean_variance([p.variance for p in preds]))", "return Prediction(eps / len(preds), _mean_variance([p.variance for p in preds]))"),
+    "a_factorized_mean": case("part_a", ("return Prediction(eps, mean_variance([p.variance for p in preds]))", "return Prediction(eps / len(preds), mean_variance([p.variance for p in preds]))"),
                               fails={"test_hybrid", "test_factorized_grayscale_and_colour"}),
     # Part B
     "b_conv_no_padding": case("part_b", ("nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=0)"),
@@ -123,7 +129,7 @@ WRONG: dict[str, Case] = {
     "b_pure_noise_l1": case("part_b", ("return F.mse_loss(model(eps), x)", "return F.l1_loss(model(eps), x)"), fails={"test_pure_noise_loss"}),
     "b_fc_block_relu": case("part_b", ("nn.Linear(in_features, out_features),\n            nn.GELU(),", "nn.Linear(in_features, out_features),\n            nn.ReLU(),"),
                             fails={"test_fc_block", "test_time_conditional_unet", "test_class_conditional_unet"}),
-    "b_time_not_reshaped": case("part_b", ("        t = _time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1", "        return self.trunk(x, scale1"),
+    "b_time_not_reshaped": case("part_b", ("        t = time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1", "        return self.trunk(x, scale1"),
                                 fails={"test_time_conditional_unet"}),
     "b_interpolate_swapped": case("part_b", ("return (1 - t) * x0 + t * x1", "return t * x0 + (1 - t) * x1"), fails={"test_interpolate", "test_flow_matching_loss"}),
     "b_target_reversed": case("part_b", ("    return x1 - x0\n", "    return x0 - x1\n"), fails={"test_flow_matching_loss"}),
@@ -150,8 +156,8 @@ WRONG: dict[str, Case] = {
     "a_forward_in_place": case("part_a", ("return abar.sqrt() * x0 + (1 - abar).sqrt() * eps", "return x0.mul_(abar.sqrt()).add_((1 - abar).sqrt() * eps)"),
                                fails={"test_forward_with_given_noise", "test_forward_draws_from_the_generator", "test_sdedit", "test_inpaint",
                                       "test_inpaint_keeps_the_original_outside_the_mask"}),
-    "a_iterative_writes_into_its_input": case("part_a", ("        x = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n        if on_step",
-                                                         "        x[:] = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n        if on_step"),
+    "a_iterative_writes_into_its_input": case("part_a", ("        x = denoise_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n        if on_step",
+                                                         "        x[:] = denoise_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n        if on_step"),
                                               fails={"test_iterative_denoise"}),
     "a_inpaint_binarises_the_mask": case("part_a", ("    mask = check_mask(mask, original)\n", "    mask = check_mask(mask, original)\n    mask[mask > 0] = 1.0\n"),
                                          fails={"test_inpaint", "test_inpaint_keeps_the_original_outside_the_mask"}),
@@ -165,7 +171,7 @@ WRONG: dict[str, Case] = {
                               fails={"test_forward_with_given_noise", "test_forward_draws_from_the_generator", "test_sdedit", "test_inpaint",
                                      "test_inpaint_keeps_the_original_outside_the_mask"}),
     "a_learned_range_float64": case("part_a", ("    frac = (v + 1) / 2\n", "    frac = (v.double() + 1) / 2\n"),
-                                    fails={"test_learned_range_log_variance", "test_ddpm_step"}),
+                                    fails={"test_learned_range_log_variance", "test_ddpm_step"}, rule="ddpm"),
     "b_dropout_integer_vectors": case("part_b", ("    c = F.one_hot(labels, num_classes).float()  # (B, num_classes)", "    c = F.one_hot(labels, num_classes)  # (B, num_classes)"),
                                       fails={"test_one_hot_with_dropout"}),
     "b_euler_float64": case("part_b", ("    x = x0\n    dt = 1.0 / steps\n", "    x = x0.double()\n    dt = 1.0 / steps\n"),
@@ -175,7 +181,7 @@ WRONG: dict[str, Case] = {
     "a_forward_zero_noise": case("part_a", ("        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)", "        eps = torch.zeros_like(x0)"),
                                  fails={"test_forward_draws_from_the_generator", "test_sdedit"}),  # inpainting hides the noise it pastes
     "a_ddpm_fixed_noise": case("part_a", ("    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)", "    z = torch.ones_like(x_t)"),
-                               fails=A_LOOPS | {"test_sample_draws_digits_with_the_shipped_model"}),
+                               fails=A_LOOPS_DDPM | {"test_sample_draws_digits_with_the_shipped_model"}, rule="ddpm"),
     "b_dropout_by_label": case("part_b", ("    keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond", "    keep = labels % 10 != 0"),
                                fails={"test_one_hot_with_dropout"}),
     "b_dropout_first_rows": case("part_b", ("    keep = torch.rand(labels.shape[0], generator=generator, device=labels.device) >= p_uncond",
@@ -196,8 +202,8 @@ WRONG: dict[str, Case] = {
                                    fails={"test_hybrid", "test_factorized_grayscale_and_colour"}),
     "b_euler_cpu_times": case("part_b", ("        t = torch.full((x.shape[0],), i * dt, device=x.device, dtype=x.dtype)", "        t = torch.full((x.shape[0],), i * dt, dtype=x.dtype)"),
                               fails={"test_euler_integrate", "test_sample_time_conditional", "test_sample_class_conditional"}),
-    "b_time_unet_cpu_column": case("part_b", ("        t = _time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))",
-                                              "        t = _time_column(t, x.shape[0]).to(x.dtype) + torch.zeros(x.shape[0], 1)\n"
+    "b_time_unet_cpu_column": case("part_b", ("        t = time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))",
+                                              "        t = time_column(t, x.shape[0]).to(x.dtype) + torch.zeros(x.shape[0], 1)\n"
                                               "        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))"),
                                    fails={"test_time_conditional_unet"}),
     "b_class_velocity_cpu_null": case("part_b", ("    null = torch.zeros_like(c)", "    null = torch.zeros(c.shape)"),
@@ -211,19 +217,50 @@ WRONG: dict[str, Case] = {
     "a_guided_guides_the_variance": case("part_a", ("variance = None if pred.variance is None else pred.variance[:b]",
                                                     "variance = None if pred.variance is None else classifier_free_guidance(*pred.variance.chunk(2), scale)"),
                                          fails={"test_guided_prediction", "test_anagram"}),
+    # the write-up's step (1.4)
+    "a_writeup_no_sqrt": case("part_a", ("x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps", "x_prev = abar_prev * x0_hat + (1 - abar_prev) * pred.eps"),
+                              fails=A_LOOPS),
+    "a_writeup_swapped": case("part_a", ("x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps", "x_prev = abar_prev.sqrt() * pred.eps + (1 - abar_prev).sqrt() * x0_hat"),
+                              fails=A_LOOPS | {"test_sample_draws_digits_with_the_shipped_model"}),
+    "a_writeup_weights_of_t": case("part_a", ("x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps", "x_prev = abar_t.sqrt() * x0_hat + (1 - abar_t).sqrt() * pred.eps"),
+                                   fails=A_LOOPS | {"test_sample_draws_digits_with_the_shipped_model"}),
+    "a_writeup_from_x_t": case("part_a", ("x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps", "x_prev = abar_prev.sqrt() * x_t + (1 - abar_prev).sqrt() * pred.eps"),
+                               fails=A_LOOPS | {"test_sample_draws_digits_with_the_shipped_model"}),
+    "a_writeup_sigma_unscaled": case("part_a", ("return x_prev + sigma * z", "return x_prev + z"),
+                                     fails={"test_writeup_step_adds_sigma_z"}),
+    "a_writeup_sigma_squared": case("part_a", ("return x_prev + sigma * z", "return x_prev + sigma**2 * z"),
+                                    fails={"test_writeup_step_adds_sigma_z"}),
+    "a_writeup_unseeded_noise": case("part_a", ("z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)",
+                                                "z = torch.randn(x_t.shape, device=x_t.device, dtype=x_t.dtype)"),
+                                     fails={"test_writeup_step_adds_sigma_z"}),
+    # a step by the other rule: it loses the step's checks and nothing else, with a hint naming the rule
+    "a_writeup_course_ddpm_step": case("part_a", ("    x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps\n    if sigma == 0:\n        return x_prev\n",
+                                                  "    alpha = abar_t.to(x_t.dtype) / abar_prev\n    beta = 1 - alpha\n"
+                                                  "    mean = abar_prev.sqrt() * beta / (1 - abar_t) * x0_hat + alpha.sqrt() * (1 - abar_prev) / (1 - abar_t) * x_t\n"
+                                                  "    variance = (1 - abar_prev) / (1 - abar_t) * beta\n"
+                                                  "    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)\n"
+                                                  "    return mean + variance.clamp(min=1e-20).sqrt() * z\n"),
+                                       fails=STEP["writeup"]),
+    "a_ddpm_course_writeup_step": case("part_a", ("return mean + (0.5 * log_var).exp() * z", "return abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps"),
+                                       fails=STEP["ddpm"], rule="ddpm"),
 }  # fmt: skip
 
 CORRECT: dict[str, Case] = {
+    "a_writeup_inline": case("part_a", ("    x0_hat = estimate_x0(x_t, pred.eps, abar_t)\n    x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps\n",
+                                        "    x_prev = abar_prev.sqrt() * (x_t - (1 - abar_t).sqrt() * pred.eps) / abar_t.sqrt() + (1 - abar_prev).sqrt() * pred.eps\n")),
+    "a_writeup_math_floats": case("part_a", ("    x_prev = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * pred.eps\n",
+                                             "    a = float(alphas_cumprod[t_prev])\n    x_prev = math.sqrt(a) * x0_hat + math.sqrt(1 - a) * pred.eps\n")),
+    "a_writeup_draws_even_at_sigma_zero": case("part_a", ("    if sigma == 0:\n        return x_prev\n", "")),
     "a_forward_other_order": case("part_a", ("return abar.sqrt() * x0 + (1 - abar).sqrt() * eps", "return eps * torch.sqrt(1 - abar) + x0 * torch.sqrt(abar)")),
     "a_estimate_x0_float64": case("part_a", ("return (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()",
                                              "a = abar_t.double()\n    return ((x_t.double() - (1 - a).sqrt() * eps.double()) / a.sqrt()).to(x_t.dtype)")),
     "a_cfg_written_out": case("part_a", ("return torch.lerp(uncond, cond, scale)", "return (1 - scale) * uncond + scale * cond")),
     "a_iterative_while_loop": case("part_a", ("    x = x_t\n    for i in tqdm(\n        range(i_start, len(timesteps) - 1), desc=\"denoising\", disable=not progress, leave=False\n    ):\n        t, t_prev",
                                               "    x, i = x_t, i_start - 1\n    while i + 1 < len(timesteps) - 1:\n        i += 1\n        t, t_prev")),
-    "a_guided_two_calls": case("part_a", ("    b = x_t.shape[0]\n    both = torch.cat([_batch(cond, b), _batch(uncond, b)])  # (2B, ...)\n    pred = backend.predict(torch.cat([x_t, x_t]), t, both)\n    eps_c, eps_u = pred.eps.chunk(2)\n    variance = None if pred.variance is None else pred.variance[:b]",
+    "a_guided_two_calls": case("part_a", ("    b = x_t.shape[0]\n    both = torch.cat([broadcast_batch(cond, b), broadcast_batch(uncond, b)])  # (2B, ...)\n    pred = backend.predict(torch.cat([x_t, x_t]), t, both)\n    eps_c, eps_u = pred.eps.chunk(2)\n    variance = None if pred.variance is None else pred.variance[:b]",
                                           "    pred = backend.predict(x_t, t, cond)\n    eps_c, eps_u = pred.eps, backend.predict(x_t, t, uncond).eps\n    variance = pred.variance")),
     "a_inpaint_where": case("part_a", ("x = mask * x + (1 - mask) * known", "x = torch.where(mask.bool(), x, known)")),
-    "a_anagram_running_sum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), _mean_variance(var))", "return Prediction(sum(eps) / len(eps), _mean_variance(var))")),
+    "a_anagram_running_sum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), mean_variance(var))", "return Prediction(sum(eps) / len(eps), mean_variance(var))")),
     "b_blocks_as_modules": case("part_b", ("        super().__init__(Conv(in_channels, out_channels), Conv(out_channels, out_channels))",
                                            "        super().__init__()\n        self.first = Conv(in_channels, out_channels)\n        self.second = Conv(out_channels, out_channels)\n\n"
                                            "    def forward(self, x):\n        return self.second(self.first(x))"),
@@ -250,16 +287,16 @@ CORRECT: dict[str, Case] = {
                                                 "        alpha.sqrt() * (1 - abar_prev) / (1 - abar_t)\n    ) * x_t",
                                                 "    beta = (abar_prev - abar_t) / abar_prev\n    on_x0 = abar_prev.sqrt() * beta / (1 - abar_t)\n"
                                                 "    on_xt = (abar_t / abar_prev).sqrt() * (1 - abar_prev) / (1 - abar_t)\n"
-                                                "    return torch.addcmul(on_xt * x_t, on_x0.expand_as(x0_hat), x0_hat)")),
+                                                "    return torch.addcmul(on_xt * x_t, on_x0.expand_as(x0_hat), x0_hat)"), rule="ddpm"),
     "a_log_variance_float64": case("part_a", ("    beta = 1 - abar_t / abar_prev\n    return ((1 - abar_prev) / (1 - abar_t) * beta).clamp(min=MIN_VARIANCE).log()",
                                               "    a, ap = abar_t.double(), abar_prev.double()\n    tilde = (1 - ap) / (1 - a) * (1 - a / ap)\n"
-                                              "    return torch.log(torch.clamp(tilde, min=MIN_VARIANCE)).to(abar_t.dtype)")),
+                                              "    return torch.log(torch.clamp(tilde, min=MIN_VARIANCE)).to(abar_t.dtype)"), rule="ddpm"),
     "a_ddpm_float64_noise": case("part_a", ("    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)\n    return mean + (0.5 * log_var).exp() * z",
                                             "    z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=torch.float64)\n"
-                                            "    return (mean.double() + (0.5 * log_var.double()).exp() * z).to(x_t.dtype)")),
+                                            "    return (mean.double() + (0.5 * log_var.double()).exp() * z).to(x_t.dtype)"), rule="ddpm"),
     "a_iterative_noise_of_the_last_step_first": case("part_a", (
         "    x = x_t\n    for i in tqdm(\n        range(i_start, len(timesteps) - 1), desc=\"denoising\", disable=not progress, leave=False\n    ):\n"
-        "        t, t_prev = timesteps[i], timesteps[i + 1]\n        x = ddpm_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n",
+        "        t, t_prev = timesteps[i], timesteps[i + 1]\n        x = denoise_step(x, predictor(x, t), t, t_prev, alphas_cumprod, variance_type, generator)\n",
         "    steps = range(i_start, len(timesteps) - 1)\n"
         "    noise = [torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype) for _ in steps]\n"
         "    x = x_t\n    for i, z in zip(steps, reversed(noise)):\n        t, t_prev = timesteps[i], timesteps[i + 1]\n"
@@ -267,13 +304,13 @@ CORRECT: dict[str, Case] = {
         "        mean = posterior_mean(x, estimate_x0(x, pred.eps, abar_t), abar_t, abar_prev)\n"
         "        if variance_type == \"learned_range\":\n            log_var = learned_range_log_variance(pred.variance, abar_t, abar_prev)\n"
         "        else:\n            log_var = posterior_log_variance(abar_t, abar_prev).to(x.dtype)\n"
-        "        x = mean + (0.5 * log_var).exp() * z\n")),
+        "        x = mean + (0.5 * log_var).exp() * z\n"), rule="ddpm"),
     "a_sample_float64_start": case("part_a", ("x = torch.randn(tuple(shape), generator=generator, device=device)",
                                               "x = torch.randn(tuple(shape), generator=generator, device=device, dtype=torch.float64).float()")),
     "a_cfg_add_alpha": case("part_a", ("return torch.lerp(uncond, cond, scale)", "return torch.add(uncond, cond - uncond, alpha=scale)")),
     "a_inpaint_in_place_on_its_own_tensor": case("part_a", ("x = mask * x + (1 - mask) * known", "x.mul_(mask).add_((1 - mask) * known)")),
-    "a_anagram_einsum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), _mean_variance(var))",
-                                        "return Prediction(torch.einsum(\"k...->...\", torch.stack(eps)) / len(eps), _mean_variance(var))")),
+    "a_anagram_einsum": case("part_a", ("return Prediction(torch.stack(eps).mean(0), mean_variance(var))",
+                                        "return Prediction(torch.einsum(\"k...->...\", torch.stack(eps)) / len(eps), mean_variance(var))")),
     "a_hybrid_own_blur": case("part_a", ("    low, high = frequency_split(backend.image_shape[-1])\n    return factorized(backend, [cond_low, cond_high], [low, high], uncond, scale)",
                                          "    size = backend.image_shape[-1]\n    sigma, k = 2.0 * size / 64, max(3, round(33 * size / 64) | 1)\n"
                                          "    offsets = torch.arange(k, dtype=torch.float64) - k // 2\n    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)\n"
@@ -303,7 +340,7 @@ CORRECT: dict[str, Case] = {
                                                   "        return classifier_free_guidance(cond, uncond, guidance)")),
     "b_interpolate_lerp": case("part_b", ("    t = t.reshape(-1, *([1] * (x1.ndim - 1))).to(x1.dtype)  # (B, 1, 1, 1)\n    return (1 - t) * x0 + t * x1",
                                           "    return torch.lerp(x0, x1, t.view(-1, 1, 1, 1).to(x1.dtype))")),
-    "b_time_unet_expand": case("part_b", ("        t = _time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))",
+    "b_time_unet_expand": case("part_b", ("        t = time_column(t, x.shape[0]).to(x.dtype)\n        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))",
                                           "        t = torch.as_tensor(t, device=x.device).reshape(-1, 1).expand(x.shape[0], 1).to(x.dtype)\n"
                                           "        return self.trunk(x, scale1=self.fc1_t(t), scale2=self.fc2_t(t))")),
     "b_flow_loss_float64": case("part_b", ("return F.mse_loss(velocity(x_t, t), target_velocity(x0, x1))",

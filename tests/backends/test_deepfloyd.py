@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fundiff import writeup
 from fundiff.backends import Backend
 from fundiff.backends.deepfloyd import (
     IF_STAGE1,
@@ -61,10 +63,10 @@ def backend(stage1_dir: Path, stage2_dir: Path, embeds_file: Path) -> DeepFloydB
 # --------------------------------------------------------------------------- prompt embeddings
 
 
-def test_writeup_prompts_are_unique_and_include_the_unconditional_prompt() -> None:
-    """Does the default prompt set hold each prompt once, "" among them?"""
-    assert len(set(WRITEUP_PROMPTS)) == len(WRITEUP_PROMPTS)
-    assert "" in WRITEUP_PROMPTS
+def test_writeup_prompts_are_the_writeups_and_the_unconditional_prompt() -> None:
+    """Is the default prompt set the write-up's prompts, verbatim and in order, then "", each once?"""
+    assert list(WRITEUP_PROMPTS) == [*writeup.PROMPTS, ""]
+    assert len(set(WRITEUP_PROMPTS)) == len(WRITEUP_PROMPTS) == len(writeup.PROMPTS) + 1
 
 
 def test_embed_prompts_gives_one_77_token_embedding_per_unique_prompt(t5) -> None:
@@ -185,11 +187,11 @@ def test_cli_writes_the_prompts_it_is_given(t5_dir, tmp_path, capsys) -> None:
 
 
 def test_cli_defaults_to_the_writeup_prompts(t5_dir, tmp_path, capsys) -> None:
-    """With no prompts given, does embed-prompts embed WRITEUP_PROMPTS?"""
+    """With no prompts given, does embed-prompts embed exactly the write-up's prompts, in order, and ""?"""
     out = tmp_path / "e.pth"
     status, _, _ = run_cli(["--text-encoder", t5_dir, "--device", "cpu", "--out", out], capsys)
     assert status == 0
-    assert set(load_prompt_embeds(out)) == set(WRITEUP_PROMPTS)
+    assert list(load_prompt_embeds(out)) == [*writeup.PROMPTS, ""]
 
 
 def test_cli_adds_to_an_existing_file_unless_told_to_replace(t5_dir, tmp_path, capsys) -> None:
@@ -269,13 +271,21 @@ def test_encode_gives_the_stored_embedding(backend, embeds_file) -> None:
     torch.testing.assert_close(cond, load_prompt_embeds(embeds_file)[DOG].float())
 
 
-def test_encode_of_an_unknown_prompt_says_how_to_add_it(backend, embeds_file) -> None:
-    """Does an unknown prompt raise ValueError naming known prompts and the command to add it?"""
-    with pytest.raises(ValueError, match="a horse") as info:
-        backend.encode("a photo of a horse")
+@pytest.mark.parametrize("prompt", ["a photo of a horse", "a horse's\nsaddle"])
+def test_encode_of_an_unknown_prompt_says_how_to_add_it(backend, embeds_file, prompt: str) -> None:
+    """Is an unknown prompt one line naming it, known prompts, and embed-prompts' real flags to add it?"""
+    with pytest.raises(ValueError) as info:
+        backend.encode(prompt)
     message = str(info.value)
-    assert "fundiff embed-prompts" in message and str(embeds_file) in message
+    assert len(message.splitlines()) == 1
+    assert repr(prompt).replace("\\n", "") in message.replace("\\n", "")
+    assert f"fundiff embed-prompts --out {embeds_file} --prompt " in message
     assert repr(WRITEUP_PROMPTS[0]) in message
+    # the command as given parses with embed-prompts' own flags
+    command = message.split("`")[1].replace("\\n", "\n")
+    words = shlex.split(command)
+    assert words[:2] == ["fundiff", "embed-prompts"]
+    assert words[words.index("--prompt") + 1] == prompt
 
 
 def test_predict_splits_the_unet_output_into_eps_and_variance(backend) -> None:

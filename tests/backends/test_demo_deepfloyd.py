@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fundiff.parta import hybrid_figure, part0_figure
+from fundiff.writeup import PART_A
 from tests.conftest import run_cli
 
 
@@ -14,7 +16,7 @@ from tests.conftest import run_cli
 def test_demo_on_deepfloyd_holds_part0_and_every_loop(
     stage1_dir: Path, stage2_dir: Path, embeds_file: Path, tmp_path: Path, capsys
 ) -> None:
-    """Does the page hold Part 0 at 20, 50 and 100 steps, at 64 and 256 px, and the loops' figures?"""
+    """Does the page hold Part 0's figure of each write-up prompt, both hybrid pairs, and the loops' figures?"""
     out = tmp_path / "site"
     status, _, err = run_cli(
         ["demo", "--backend", "deepfloyd", "--stage1", stage1_dir, "--stage2", stage2_dir,
@@ -23,18 +25,19 @@ def test_demo_on_deepfloyd_holds_part0_and_every_loop(
     )  # fmt: skip
     assert status == 0, err
     page = (out / "index.html").read_text()
-    for steps in (20, 50, 100):
-        for size in ("64px", "256px"):
-            assert f"part_a/0_samples_{steps}_steps_{size}.png" in page
+    for i, prompt in enumerate(PART_A.part0_prompts, 1):
+        assert f"part_a/{part0_figure(i, prompt)}" in page
+    assert "Upsampled" in page  # stage II was given
+    hybrids = [hybrid_figure("frequency", i + 1) for i in range(len(PART_A.hybrid_prompts))]
     for name in (
-        "1.1_forward",
-        "1.7_sdedit",
-        "1.7.2_inpaint",
-        "1.8_anagram",
-        "1.9_hybrid_frequency",
+        "1.1_forward.png",
+        "1.7_sdedit.png",
+        "1.7.2_inpaint.png",
+        "1.8_anagram.png",
+        *hybrids,
     ):
-        assert f"part_a/{name}.png" in page
-        assert (out / "part_a" / f"{name}.png").is_file()
+        assert f"part_a/{name}" in page
+        assert (out / "part_a" / name).is_file()
     # IF has no image of its own: its edits start from the demo's drawing, and say so
     assert (out / "inputs" / "drawing.png").is_file()
     assert f"part-a sdedit --backend deepfloyd --image {out}/inputs/drawing.png" in page

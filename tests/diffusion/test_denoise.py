@@ -1,4 +1,5 @@
-"""Is the strided DDPM step the posterior of the write-up, and does it agree with diffusers?"""
+"""Are the two strided steps (the write-up's rule, the DDPM posterior) what they say, and do they agree
+with diffusers' DDIM and DDPM schedulers?"""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from fundiff.diffusion.denoise import (
     iterative_denoise,
     posterior_log_variance,
     posterior_mean,
+    denoise_step,
     sample,
+    writeup_step,
 )
+from fundiff.diffusion.rules import using
 from fundiff.schedules import cosine_alphas_cumprod, strided_timesteps
 
 TS = strided_timesteps()
@@ -127,3 +131,85 @@ def test_sampling_reproduces_under_a_seed(backend) -> None:
                       torch.Generator().manual_seed(seed))  # fmt: skip
 
     assert torch.equal(draw(1), draw(1)) and not torch.equal(draw(1), draw(2))
+
+
+def _ddim(gap: int):  # noqa: ANN202 (diffusers.DDIMScheduler; imported lazily)
+    """diffusers' DDIMScheduler (eta 0 by default) stepping ``gap`` timesteps at a time on IF's schedule."""
+    diffusers = pytest.importorskip("diffusers")
+    sched = diffusers.DDIMScheduler(
+        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False, thresholding=False,
+        prediction_type="epsilon",
+    )  # fmt: skip
+    # DDIM steps from t to t - T // num_inference_steps: pick the count that makes that the gap
+    sched.num_inference_steps = 1000 // gap
+    assert 1000 // sched.num_inference_steps == gap
+    return sched
+
+
+@settings(**FAST)
+@given(pair=pairs, gap=st.sampled_from([30, 50, 90, 100]), seed=st.integers(0, 2**31 - 1))
+def test_writeup_step_with_sigma_zero_is_diffusers_ddim_with_eta_zero(
+    pair: tuple[int, int], gap: int, seed: int
+) -> None:
+    """With sigma = 0, is the write-up's step DDIMScheduler.step with eta 0, for any gap t - t'?"""
+    t = max(pair[0], gap)
+    sched = _ddim(gap)
+    g = torch.Generator().manual_seed(seed)
+    x_t, eps = torch.randn(2, 2, 3, 8, 8, generator=g).unbind(0)
+    ours = writeup_step(x_t, Prediction(eps), t, t - gap, sched.alphas_cumprod, "fixed_small")
+    theirs = sched.step(eps, t, x_t, eta=0.0).prev_sample
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_the_writeup_loop_is_the_ddim_loop_over_the_strided_timesteps(backend) -> None:
+    """Does iterative denoising by the write-up's rule walk 990, 960, ..., 0 exactly as DDIM (eta 0) does?"""
+    sched = _ddim(30)
+    pred = conditional(backend, backend.encode("4"))
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad(), using("writeup"):
+        ours = iterative_denoise(pred, x, TS, 0, sched.alphas_cumprod, backend.variance_type)
+        theirs = x
+        for t in TS[:-1]:
+            theirs = sched.step(pred(theirs, t).eps, t, theirs).prev_sample
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+@settings(**FAST)
+@given(pair=pairs, seed=st.integers(0, 2**31 - 1))
+def test_writeup_step_keeps_the_forward_marginal_when_the_estimate_is_exact(
+    pair: tuple[int, int], seed: int
+) -> None:
+    """Given the true noise of x_t, does the step land on the forward process at t' with that noise?"""
+    t, tp = pair
+    g = torch.Generator().manual_seed(seed)
+    x0, eps = torch.randn(2, 1, 3, 8, 8, generator=g).unbind(0)
+    x_t = ABAR[t].sqrt() * x0 + (1 - ABAR[t]).sqrt() * eps
+    want = ABAR[tp].sqrt() * x0 + (1 - ABAR[tp]).sqrt() * eps
+    torch.testing.assert_close(writeup_step(x_t, Prediction(eps), t, tp, ABAR, "fixed_small"), want,
+                               rtol=1e-4, atol=1e-4)  # fmt: skip
+
+
+def test_writeup_step_adds_sigma_times_the_generators_noise() -> None:
+    """With sigma > 0, is the noise added sigma times the generator's first standard normal draw?"""
+    t, tp = 600, 570
+    x, eps = torch.randn(2, 2, 3, 8, 8, generator=torch.Generator().manual_seed(0)).unbind(0)
+    quiet = writeup_step(x, Prediction(eps), t, tp, ABAR, "fixed_small")
+    noisy = writeup_step(x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(5),
+                         sigma=0.3)  # fmt: skip
+    z = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(noisy, quiet + 0.3 * z)
+
+
+def test_the_step_in_force_follows_the_rule() -> None:
+    """Does denoise_step take the write-up's rule by default and the DDPM posterior under using("ddpm")?"""
+    t, tp = 600, 570
+    x, eps = torch.randn(2, 2, 3, 8, 8, generator=torch.Generator().manual_seed(0)).unbind(0)
+
+    def step(rule: str | None) -> torch.Tensor:
+        with using(rule):  # type: ignore[arg-type]
+            return denoise_step(x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(1))
+
+    ddpm = ddpm_step(x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(1))
+    torch.testing.assert_close(step("writeup"), writeup_step(x, Prediction(eps), t, tp, ABAR, "fixed_small"))
+    torch.testing.assert_close(step("ddpm"), ddpm)
+    assert not torch.allclose(step("writeup"), ddpm)
