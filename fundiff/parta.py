@@ -108,7 +108,7 @@ class TaskOptions:
     part0_steps: Sequence[int] = PART_A.part0_steps
     progress: bool = False
     timesteps: list[int] = field(default_factory=strided_timesteps)
-    note: Callable[[str], None] = print_note
+    note: Callable[[str], None] = field(default_factory=lambda: print_note)
 
 
 def rule_tag() -> str:
@@ -257,7 +257,11 @@ def run_task(task: str, backend: Backend, out: Path, opts: TaskOptions) -> list[
 
 
 def stage2_note(size: int) -> str:
-    """Part 0's note when stage II is not loaded: why its figures are ``size`` px and how to upsample them."""
+    """Part 0's note when stage II is not loaded: why its figures are ``size`` px and how to upsample them.
+
+    Args:
+        size: the width of stage I's images in pixels.
+    """
     return (
         f"Part 0's figures are {size} px, not upsampled to {PART_A.stage2_size} px: DeepFloyd IF stage II "
         f"weights were not found; give them with --stage2 PATH_OR_HUB_ID (e.g. {IF_STAGE2}, after "

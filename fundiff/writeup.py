@@ -112,10 +112,19 @@ PART_B = PartB()
 
 
 def strided(part: PartA = PART_A) -> list[int]:
-    """The write-up's strided timesteps: ``first_timestep`` down to 0 by ``stride`` (990, 960, ..., 0)."""
+    """The write-up's strided timesteps: ``first_timestep`` down to 0 by ``stride`` (990, 960, ..., 0).
+
+    Args:
+        part: the Part A values to read them from.
+    """
     return list(range(part.first_timestep, -1, -part.stride))
 
 
 def i_start_label(i_start: int, part: PartA = PART_A) -> str:
-    """The write-up's label of an SDEdit column: ``"i_start=10 (t=690)"``."""
+    """The write-up's label of an SDEdit column: ``"i_start=10 (t=690)"``.
+
+    Args:
+        i_start: an index into the strided timesteps.
+        part: the Part A values the timesteps come from.
+    """
     return f"i_start={i_start} (t={strided(part)[i_start]})"

@@ -92,5 +92,9 @@ def using(rule: Rule | None) -> Iterator[Rule]:
 
 
 def describe(rule: Rule) -> str:
-    """One line saying what ``rule`` computes, for captions and messages."""
+    """One line saying what ``rule`` computes, for captions and messages.
+
+    Args:
+        rule: the rule to describe.
+    """
     return DESCRIPTIONS[rule]

@@ -229,7 +229,6 @@ def denoiser_batch_loss(
 
 
 denoiser_config = recipe("denoiser", sample_epochs=PART_B.denoiser_figure_epochs, **SMALL)
-denoiser_run = fit(denoiser_config, denoiser_model, denoiser_batch_loss)
 
 
 # %%
@@ -248,6 +247,7 @@ def denoised_figure(model: nn.Module, epoch: int) -> Path:
     return path
 
 
+denoiser_run = fit(denoiser_config, denoiser_model, denoiser_batch_loss)
 after_epochs(denoiser_config, denoiser_model, denoiser_run, denoised_figure)
 
 # %% [markdown]
@@ -383,7 +383,6 @@ def flow_time_batch_loss(
 
 
 time_config = recipe("flow-time", sample_epochs=PART_B.flow_figure_epochs, **SMALL)
-time_run = fit(time_config, time_model, flow_time_batch_loss)
 
 # %% [markdown]
 # ## 2.3 Sampling from the time-conditioned UNet
@@ -418,6 +417,7 @@ def time_samples_figure(model: nn.Module, epoch: int) -> Path:
     return path
 
 
+time_run = fit(time_config, time_model, flow_time_batch_loss)
 after_epochs(time_config, time_model, time_run, time_samples_figure)
 
 # %% [markdown]
@@ -467,7 +467,6 @@ def flow_class_batch_loss(
 
 
 class_config = recipe("flow-class", sample_epochs=PART_B.flow_figure_epochs, **SMALL)
-class_run = fit(class_config, class_model, flow_class_batch_loss)
 
 # %% [markdown]
 # ## 2.6 Sampling with classifier-free guidance
@@ -517,6 +516,7 @@ def class_samples_figure(
     return draw
 
 
+class_run = fit(class_config, class_model, flow_class_batch_loss)
 after_epochs(class_config, class_model, class_run, class_samples_figure(class_config))
 
 # %% [markdown]
