@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (for a folder)")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="CPU seconds each call of the submission may take (a call that computes nothing for "
-                        "20 s is stopped too)")  # fmt: skip
+                        "20 s while it could run is stopped too)")  # fmt: skip
     p.add_argument("--max-seconds", type=float, default=600.0,
                    help="wall-clock seconds one submission may take in all; past it, its checks left fail")  # fmt: skip
     p.add_argument("--unconfined", action="store_true",

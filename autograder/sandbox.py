@@ -105,21 +105,52 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU seconds of ``pids`` and of the children they have waited for.
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """``pid``'s state letter, start time and CPU ticks (its own and its waited-for children's); None: gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19]), sum(int(f) for f in fields[11:15])
+    except (OSError, IndexError, ValueError):
+        return None
 
-    Args:
-        pids: processes.
 
-    Returns:
-        The seconds, summed.
+def _now_ticks() -> int:
+    """Clock ticks since boot, the unit of a process's start time in /proc."""
+    return int(float(Path("/proc/uptime").read_text().split()[0]) * CLOCK)
+
+
+class CpuMeter:
+    """The CPU seconds a changing set of processes spent since the meter was made.
+
+    Each process counts from the meter's start, or from its own if it began later,
+    wherever it is first seen: /proc lists a process's children unreliably while
+    they run, and a process seen late must not bring in what it spent before.
     """
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / CLOCK
+
+    def __init__(self) -> None:
+        self.since = _now_ticks()
+        self._base: dict[tuple[int, int], int] = {}  # (pid, start): ticks when first seen
+
+    def measure(self, pids: list[int]) -> tuple[float, bool]:
+        """The seconds spent since the start, and whether any process runs or waits for the disk now.
+
+        Args:
+            pids: the processes to count.
+
+        Returns:
+            (CPU seconds, busy): busy is True while one is runnable (R) or in disk wait (D),
+            so that a call waiting for a busy machine is not taken for one that computes nothing.
+        """
+        ticks, busy = 0, False
+        for pid in pids:
+            found = _stat(pid)
+            if found is None:
+                continue
+            state, start, spent = found
+            base = self._base.setdefault((pid, start), spent if start < self.since else 0)
+            ticks += spent - base
+            busy = busy or state in ("R", "D")
+        return ticks / CLOCK, busy
 
 
 def _alive(pid: int) -> bool:
@@ -394,8 +425,8 @@ class Sandbox:
                 error="WorkerDied",
                 message=DIED,
             )
-        start_cpu = last_cpu = cpu_seconds(self._pids())
-        idle_since = time.monotonic()
+        meter = CpuMeter()
+        last_cpu, idle_since = 0.0, time.monotonic()
         while True:
             try:
                 got = self._channel.frame(min(0.2, max(0.0, self.deadline - time.monotonic())))
@@ -410,17 +441,19 @@ class Sandbox:
                 return Outcome(error="WorkerDied", message="the submission's process sent garbage")
             if got is not None:
                 return self._outcome(rid, *got)
-            now, cpu = time.monotonic(), cpu_seconds(self._pids())
+            now, (cpu, busy) = time.monotonic(), meter.measure(self._pids())
             if now >= self.deadline:
                 self._stop()
                 return Outcome(error="GradingTimeLimit", message=f"the grading of this submission reached its "
                                f"limit of {self.max_seconds:.0f} s")  # fmt: skip
-            if cpu - start_cpu > cpu_limit:
+            if cpu > cpu_limit:
                 self._stop()
                 return Outcome(
                     error="Timeout", message=f"used more than {cpu_limit:.0f} s of CPU time"
                 )
-            if cpu - last_cpu > 0.01:
+            if (
+                cpu - last_cpu > 0.01 or busy
+            ):  # computing, or waiting for the machine, not for itself
                 last_cpu, idle_since = cpu, now
             elif now - idle_since > IDLE_SECONDS:
                 self._stop()

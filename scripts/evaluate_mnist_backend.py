@@ -28,7 +28,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--rule", choices=rules.RULES, default=None, help="update rule (default: the course's)")
+    p.add_argument(
+        "--rule", choices=rules.RULES, default=None, help="update rule (default: the course's)"
+    )
     args = p.parse_args()
     backend = load_mnist_backend(args.weights, args.device)
     labels = torch.arange(10, device=backend.device).repeat_interleave(args.per_class)

@@ -84,7 +84,7 @@ def parse_spec(text: str, rule: str | None = None) -> list[Cell]:
             opts = dict(word.split("=", 1) for word in rest if "=" in word)
             cell.points = int(opts.get("points", 0))
             cell.refs = [r for r in opts.get("ref", "").split(",") if r]
-            cell.rule = check_rule(opts["rule"], f"the rule of a cell") if "rule" in opts else None
+            cell.rule = check_rule(opts["rule"], "the rule of a cell") if "rule" in opts else None
             cells.append(cell)
         elif cells and cells[-1].kind == "graded" and line.startswith("# ref="):
             cells[-1].refs += [r for r in line.removeprefix("# ref=").split(",") if r]

@@ -29,7 +29,11 @@ def text() -> str:
 
 
 def _bullets(text: str) -> list[str]:
-    return [line.strip().removeprefix("•").strip() for line in text.splitlines() if line.strip().startswith("•")]
+    return [
+        line.strip().removeprefix("•").strip()
+        for line in text.splitlines()
+        if line.strip().startswith("•")
+    ]
 
 
 def test_the_prompts_are_the_writeups_verbatim_and_in_order(text: str) -> None:
@@ -45,7 +49,10 @@ def test_part_a_values_are_the_writeups(text: str) -> None:
     """Seed, step counts, timesteps, i_start labels, guidance and the hybrid filter, as the write-up states them."""
     assert f"random seed ({PART_A.seed})" in text
     assert "from 20, 50, and 100 steps" in text and PART_A.part0_steps == (20, 50, 100)
-    assert f"{PART_A.stage1_size}x{PART_A.stage1_size} to {PART_A.stage2_size}x{PART_A.stage2_size}" in text
+    assert (
+        f"{PART_A.stage1_size}x{PART_A.stage1_size} to {PART_A.stage2_size}x{PART_A.stage2_size}"
+        in text
+    )
     for k, prompt in enumerate(PART_A.part0_prompts, 1):
         assert f"Prompt {k}: {prompt}" in text
     assert f"noise level [{', '.join(map(str, PART_A.noise_levels))}]" in text
@@ -55,7 +62,10 @@ def test_part_a_values_are_the_writeups(text: str) -> None:
     sdedit_row = "Original, " + ", ".join(
         f"$i_{{start}}={i} (t={writeup.strided()[i]})$" for i in PART_A.i_starts
     )
-    assert text.count(sdedit_row) == PART_A.sdedit_examples + PART_A.drawn_examples + PART_A.img2img_examples
+    assert (
+        text.count(sdedit_row)
+        == PART_A.sdedit_examples + PART_A.drawn_examples + PART_A.img2img_examples
+    )
     assert text.count("Original, mask, inpainted") == PART_A.inpaint_examples
     assert f"\\gamma = {PART_A.cfg_scale:g}$" in text and f"'{PART_A.sample_prompt}'" in text
     assert f"kernel {PART_A.hybrid_kernel}, $\\sigma={PART_A.hybrid_sigma:g}$" in text
@@ -67,9 +77,11 @@ def test_part_a_values_are_the_writeups(text: str) -> None:
 
 def test_part_b_values_are_the_writeups(text: str) -> None:
     """Noise levels, widths, learning rates, epochs and samples per digit, as the write-up states them."""
-    assert "\\sigma \\in \\{" + ",\\; ".join(f"{s:g}" if s else "0.0" for s in PART_B.noising_sigmas) in text.replace(
-        "1.0\\}", "1\\}"
-    ) or "\\{0.0,\\; 0.2,\\; 0.4,\\; 0.5,\\; 0.6,\\; 0.8,\\; 1.0\\}" in text
+    assert (
+        "\\sigma \\in \\{" + ",\\; ".join(f"{s:g}" if s else "0.0" for s in PART_B.noising_sigmas)
+        in text.replace("1.0\\}", "1\\}")
+        or "\\{0.0,\\; 0.2,\\; 0.4,\\; 0.5,\\; 0.6,\\; 0.8,\\; 1.0\\}" in text
+    )
     for s in PART_B.ood_sigmas:
         assert f"\\sigma = {s}" in text
     assert f"$D={PART_B.denoiser_hidden}$" in text and "learning rate of $10^{-4}$" in text
@@ -89,7 +101,7 @@ def test_the_library_defaults_are_the_tables() -> None:
     from fundiff.schedules import strided_timesteps
 
     assert strided_timesteps() == writeup.strided()
-    assert SDEDIT_I_STARTS == PART_A.i_starts and DEFAULT_GUIDANCE == PART_A.cfg_scale
+    assert PART_A.i_starts == SDEDIT_I_STARTS and PART_A.cfg_scale == DEFAULT_GUIDANCE
     assert hybrid_filter(PART_A.stage1_size) == (PART_A.hybrid_kernel, PART_A.hybrid_sigma)
     assert list(WRITEUP_PROMPTS) == [*PROMPTS, ""]
 
@@ -100,19 +112,33 @@ def test_the_command_lines_defaults_are_the_tables() -> None:
     from fundiff.config import recipe
 
     args = build_parser().parse_args(["part-a", "iterative"])
-    assert args.i_start == PART_A.i_start and args.guidance == PART_A.cfg_scale and args.num == PART_A.num_samples
+    assert (
+        args.i_start == PART_A.i_start
+        and args.guidance == PART_A.cfg_scale
+        and args.num == PART_A.num_samples
+    )
     from fundiff.parta import TaskOptions
 
     i_starts = TaskOptions().i_starts if args.i_starts is None else args.i_starts
     assert tuple(i_starts) == PART_A.i_starts and TaskOptions().timesteps == writeup.strided()
-    assert recipe("denoiser").hidden == PART_B.denoiser_hidden and recipe("denoiser").lr == PART_B.denoiser_lr
+    assert (
+        recipe("denoiser").hidden == PART_B.denoiser_hidden
+        and recipe("denoiser").lr == PART_B.denoiser_lr
+    )
     for kind in ("denoiser", "pure-noise"):
         assert recipe(kind).epochs == PART_B.denoiser_epochs
         assert recipe(kind).sample_epochs == PART_B.denoiser_figure_epochs
     for kind in ("flow-time", "flow-class"):
         cfg = recipe(kind)
-        assert (cfg.epochs, cfg.lr, cfg.sample_epochs) == (PART_B.flow_epochs, PART_B.flow_lr, PART_B.flow_figure_epochs)
-    assert recipe("flow-class").guidance == PART_B.guidance and recipe("flow-class").p_uncond == PART_B.p_uncond
+        assert (cfg.epochs, cfg.lr, cfg.sample_epochs) == (
+            PART_B.flow_epochs,
+            PART_B.flow_lr,
+            PART_B.flow_figure_epochs,
+        )
+    assert (
+        recipe("flow-class").guidance == PART_B.guidance
+        and recipe("flow-class").p_uncond == PART_B.p_uncond
+    )
 
 
 def _literal_tuples(values: object) -> list[tuple]:
@@ -120,7 +146,11 @@ def _literal_tuples(values: object) -> list[tuple]:
     found = []
     for part in (PART_A, PART_B):
         for value in vars(part).values():
-            if isinstance(value, tuple) and len(value) >= 2 and all(isinstance(v, (int, float)) for v in value):
+            if (
+                isinstance(value, tuple)
+                and len(value) >= 2
+                and all(isinstance(v, (int, float)) for v in value)
+            ):
                 found.append(value)
     return found
 
@@ -135,9 +165,15 @@ def test_the_notebooks_take_the_writeups_values_from_the_table(name: str) -> Non
     for source in code:
         if "### BEGIN HIDDEN TESTS" in source:
             continue
-        strings = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        strings = [
+            n.value
+            for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        ]
         for prompt in PROMPTS:
-            assert not any(prompt in s for s in strings), f"{name}: a cell writes out the prompt {prompt!r}"
+            assert not any(prompt in s for s in strings), (
+                f"{name}: a cell writes out the prompt {prompt!r}"
+            )
         numbers = re.sub(r"\s+", "", source)
         for value in _literal_tuples(None):
             written = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
@@ -165,10 +201,16 @@ def test_the_demos_part_a_captions_name_the_writeups_values_and_the_rule(demo: P
     page = _Page()
     page.feed((demo / "index.html").read_text(encoding="utf-8"))
     captions = dict(zip(page.images, page.captions, strict=True))
-    by_name = {Path(src).name: caption for src, caption in captions.items() if src.startswith("part_a/")}
-    assert "t = " + ", ".join(map(str, PART_A.shown_timesteps)) in by_name["1.4_iterative_steps.png"]
+    by_name = {
+        Path(src).name: caption for src, caption in captions.items() if src.startswith("part_a/")
+    }
+    assert (
+        "t = " + ", ".join(map(str, PART_A.shown_timesteps)) in by_name["1.4_iterative_steps.png"]
+    )
     for i in PART_A.i_starts:
         assert writeup.i_start_label(i) in by_name["1.7_sdedit.png"]
     assert by_name["1.7_sdedit.png"].index("original") < by_name["1.7_sdedit.png"].index("i_start=")
     drawn_by_the_loop = [n for n in by_name if n.split("_")[0] >= "1.4"]
-    assert drawn_by_the_loop and all(f"Update rule: {describe(course_rule())}" in by_name[n] for n in drawn_by_the_loop)
+    assert drawn_by_the_loop and all(
+        f"Update rule: {describe(course_rule())}" in by_name[n] for n in drawn_by_the_loop
+    )

@@ -31,7 +31,9 @@ class Case:
     fails: frozenset[str] = field(default_factory=frozenset)
     prefix: str = ""  # code put before the graded code
     suffix: str = ""  # code put after it
-    rule: str | None = None  # the update rule of the notebook it edits; None: the course's (writeup)
+    rule: str | None = (
+        None  # the update rule of the notebook it edits; None: the course's (writeup)
+    )
 
 
 def case(part: str, *edits: tuple[str, str], fails: set[str] | frozenset[str] = frozenset(), prefix: str = "",

@@ -100,7 +100,9 @@ def test_the_corpus_is_as_large_and_as_spread_as_promised(rule, monkeypatch) -> 
         by_cell = {c["nodeid"]: c["cell"] for c in checks}
         hit = {by_cell[n] for case in cases for n in case.fails}
         if rule == "writeup":
-            assert hit == {c["cell"] for c in checks}, f"{part}: no wrong submission fails a check of {sorted(set(by_cell.values()) - hit)}"
+            assert hit == {c["cell"] for c in checks}, (
+                f"{part}: no wrong submission fails a check of {sorted(set(by_cell.values()) - hit)}"
+            )
         step_hit = {n for case in cases for n in case.fails} & STEP[rule]
         assert part == "part_b" or step_hit == STEP[rule]
 
@@ -119,13 +121,17 @@ def test_the_solutions_score_full_marks(graded, key) -> None:
 
 @pytest.mark.parametrize(("name", "rule"), [("a_writeup_course_ddpm_step", "ddpm"),
                                             ("a_ddpm_course_writeup_step", "writeup")])  # fmt: skip
-def test_a_step_by_the_other_rule_costs_the_steps_points_with_a_hint_naming_that_rule(graded, name, rule) -> None:
+def test_a_step_by_the_other_rule_costs_the_steps_points_with_a_hint_naming_that_rule(
+    graded, name, rule
+) -> None:
     """The other rule's step loses exactly the step's checks, and each says which rule it wrote."""
     result = graded[name]
     failed = [t for t in result["tests"] if t["score"] < t["max_score"]]
     assert {t["nodeid"] for t in failed} == set(CASES[name].fails)
     lost = sum(t["max_score"] - t["score"] for t in failed)
-    assert lost == sum(t["max_score"] for t in result["tests"] if t["nodeid"] in CASES[name].fails) > 0
+    assert (
+        lost == sum(t["max_score"] for t in result["tests"] if t["nodeid"] in CASES[name].fails) > 0
+    )
     assert any(f'("{rule}"' in t["output"] for t in failed), [t["output"] for t in failed]
 
 

@@ -224,8 +224,11 @@ def test_a_hostile_submission_scores_what_its_honest_parts_earn(graded, controls
         assert result["score"] == 0 and all(score == 0 for score in got.values())
         return
     want = controls[case.broken]
-    assert got == want, {k: (got.get(k), want[k]) for k in want if got.get(k) != want[k]}
-    assert all(t["output"] for t in result["tests"])
+    outputs = {t["nodeid"]: t["output"] for t in result["tests"]}
+    assert got == want, {
+        k: (got.get(k), want[k], outputs.get(k)) for k in want if got.get(k) != want[k]
+    }
+    assert all(outputs.values())
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -13,11 +13,11 @@ from fundiff.diffusion.cfg import conditional
 from fundiff.diffusion.denoise import (
     blur_denoise,
     ddpm_step,
+    denoise_step,
     estimate_x0,
     iterative_denoise,
     posterior_log_variance,
     posterior_mean,
-    denoise_step,
     sample,
     writeup_step,
 )
@@ -207,9 +207,15 @@ def test_the_step_in_force_follows_the_rule() -> None:
 
     def step(rule: str | None) -> torch.Tensor:
         with using(rule):  # type: ignore[arg-type]
-            return denoise_step(x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(1))
+            return denoise_step(
+                x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(1)
+            )
 
-    ddpm = ddpm_step(x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(1))
-    torch.testing.assert_close(step("writeup"), writeup_step(x, Prediction(eps), t, tp, ABAR, "fixed_small"))
+    ddpm = ddpm_step(
+        x, Prediction(eps), t, tp, ABAR, "fixed_small", torch.Generator().manual_seed(1)
+    )
+    torch.testing.assert_close(
+        step("writeup"), writeup_step(x, Prediction(eps), t, tp, ABAR, "fixed_small")
+    )
     torch.testing.assert_close(step("ddpm"), ddpm)
     assert not torch.allclose(step("writeup"), ddpm)

@@ -7,14 +7,18 @@ import pytest
 from fundiff.diffusion import rules
 
 
-def test_the_course_rule_is_the_writeups_unless_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_course_rule_is_the_writeups_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Is COURSE_RULE the default, FUNDIFF_RULE its override, and a bad value one clear error?"""
     monkeypatch.delenv(rules.ENVIRONMENT, raising=False)
     assert rules.course_rule() == rules.COURSE_RULE == "writeup"
     monkeypatch.setenv(rules.ENVIRONMENT, "ddpm")
     assert rules.course_rule() == rules.current_rule() == "ddpm"
     monkeypatch.setenv(rules.ENVIRONMENT, "ddim")
-    with pytest.raises(rules.RuleError, match="FUNDIFF_RULE must be one of writeup, ddpm; got 'ddim'"):
+    with pytest.raises(
+        rules.RuleError, match="FUNDIFF_RULE must be one of writeup, ddpm; got 'ddim'"
+    ):
         rules.course_rule()
 
 
@@ -29,9 +33,11 @@ def test_using_scopes_a_rule_and_restores_the_last(monkeypatch: pytest.MonkeyPat
             assert rules.current_rule() == "writeup"
         assert rules.current_rule() == "ddpm"
     assert rules.current_rule() == "writeup"
-    with pytest.raises(rules.RuleError, match="rule must be one of"):
-        with rules.using("posterior"):  # type: ignore[arg-type]
-            pass
+    with (
+        pytest.raises(rules.RuleError, match="rule must be one of"),
+        rules.using("posterior"),  # type: ignore[arg-type]
+    ):
+        pass
 
 
 @pytest.mark.parametrize("rule", rules.RULES)
