@@ -162,7 +162,7 @@ def _grading_assets(folder: Path) -> None:
     fundiff's reference code: the shipped class-conditioned flow UNet."""
     from fundiff.assets import asset_path
     from fundiff.backends.mnist import export_network
-    from fundiff.weights import load_exported_model
+    from fundiff.training.weights import load_exported_model
 
     folder.mkdir(parents=True)
     model = load_exported_model(asset_path("mnist_flow_class.safetensors"), "cpu")[1]

@@ -367,7 +367,7 @@ def factories(
             grading_assets is None
         ):  # in the grading process, or a notebook's own checks: the full fundiff
             from fundiff.assets import asset_path
-            from fundiff.weights import load_exported_model
+            from fundiff.training.weights import load_exported_model
 
             return load_exported_model(asset_path("mnist_flow_class.safetensors"), device)[1]
         from fundiff.backends.mnist import load_exported_network

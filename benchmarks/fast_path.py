@@ -1,11 +1,11 @@
 """Benchmark: the fast path beside the plain recipe and the plain sampling loop, on one card, in one run.
 
-Training. ``fundiff.train.train`` runs the write-up's flow-class recipe as the
+Training. ``fundiff.training.loop.train`` runs the write-up's flow-class recipe as the
 plain trainer does it (float32, batch 64, Adam 1e-2, ExponentialLR, 10 epochs),
 then the fast path (``--fast``: the same recipe with bfloat16 autocast,
 channels_last, fused Adam and CUDA-graph steps), each from seed 0 into a fresh run directory, sample
 grids off, timed from the call to its return (data loading and every epoch's
-checkpoint included). Both are then judged alike by ``fundiff.evaluate``: the
+checkpoint included). Both are then judged alike by ``fundiff.evaluation.evaluate``: the
 shipped classifier's accuracy and the Fréchet distance of its features to the
 MNIST test digits, at guidance 5 and 1, 1,000 samples per digit, 50 Euler steps
 of the plain sampler. Before anything is timed, each path trains 1,000 images
@@ -23,7 +23,7 @@ ten epochs can take on the card.
 Sampling. From one generator seed, 10,000 digits (1,000 per class) at guidance 5
 from the shipped flow-class model (``fundiff/assets/mnist_flow_class.safetensors``): the plain loop (``sample_class_conditional``, 300
 Euler steps, two float32 passes per step) and the fast sampler
-(``fundiff.fast_sampling``: Heun, one batched bfloat16 pass per evaluation).
+(``fundiff.sampling.fast``: Heun, one batched bfloat16 pass per evaluation).
 Reported: seconds of each (CUDA synchronised), the speed-up, and the distance of
 the fast samples (float32 and bfloat16) from the plain loop's: mean and largest
 pixel difference and how often the classifier reads the same digit, beside the
@@ -57,14 +57,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import machine  # noqa: E402
 from fundiff.assets import asset_path  # noqa: E402
-from fundiff.config import recipe, train_command  # noqa: E402
 from fundiff.data import load_mnist  # noqa: E402
-from fundiff.evaluate import evaluate  # noqa: E402
-from fundiff.fast_sampling import sample_class_conditional_fast  # noqa: E402
-from fundiff.metrics import shipped_classifier  # noqa: E402
-from fundiff.sampling import sample_class_conditional  # noqa: E402
-from fundiff.train import resolve_device, train  # noqa: E402
-from fundiff.weights import load_model_file  # noqa: E402
+from fundiff.device import resolve_device  # noqa: E402
+from fundiff.evaluation.evaluate import evaluate  # noqa: E402
+from fundiff.evaluation.metrics import shipped_classifier  # noqa: E402
+from fundiff.sampling.fast import sample_class_conditional_fast  # noqa: E402
+from fundiff.sampling.flow import sample_class_conditional  # noqa: E402
+from fundiff.training.config import recipe, train_command  # noqa: E402
+from fundiff.training.loop import train  # noqa: E402
+from fundiff.training.weights import load_model_file  # noqa: E402
 
 GUIDANCES = (5.0, 1.0)
 # the same samples: under 1% of the pixel range apart on average, and read as the same digit

@@ -1,6 +1,6 @@
 """Benchmark: train flow-class with the write-up's recipe and print JSON figures.
 
-Runs ``fundiff.train.train`` itself (the code the CLI runs), in a temporary run
+Runs ``fundiff.training.loop.train`` itself (the code the CLI runs), in a temporary run
 directory, with sample grids off so that only training is timed. Each epoch's
 time includes what the trainer does at every epoch end (metrics, loss curve,
 checkpoint). Prints one JSON object: device and card, torch version, date,
@@ -27,8 +27,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import cpu_name  # noqa: E402 (after the path insert)
-from fundiff.config import recipe  # noqa: E402
-from fundiff.train import resolve_device, train  # noqa: E402
+from fundiff.device import resolve_device  # noqa: E402
+from fundiff.training.config import recipe  # noqa: E402
+from fundiff.training.loop import train  # noqa: E402
 
 
 def main() -> None:

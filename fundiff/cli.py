@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fundiff.config import KINDS, LR_SCHEDULES, RECIPES
+from fundiff.training.config import KINDS, LR_SCHEDULES, RECIPES
 
 EXIT_USAGE = 2
 
@@ -286,11 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from fundiff.assets import AssetError
     from fundiff.backends.mnist import BackendError
-    from fundiff.checkpoint import CheckpointError
-    from fundiff.config import ConfigError
     from fundiff.data import DataError
     from fundiff.images import ImageError
-    from fundiff.train import RunDirError, TrainingDiverged
+    from fundiff.training.checkpoint import CheckpointError
+    from fundiff.training.config import ConfigError
+    from fundiff.training.loop import TrainingDiverged
+    from fundiff.training.run_dir import RunDirError
 
     try:
         if args.command == "train":
@@ -310,15 +311,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError, ImageError, BackendError,
         AssetError,
     ) as err:  # fmt: skip
-        print(f"fundiff {args.command}: error: {err}", file=sys.stderr)
+        print(f"fundiff {args.command}: error: {_in_flags(err)}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as err:
-        print(f"fundiff {args.command}: {err}", file=sys.stderr)
+        print(f"fundiff {args.command}: {_in_flags(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         hint = "; the run continues with --resume" if args.command == "train" else ""
         print(f"fundiff {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
+
+
+def _in_flags(err: Exception) -> str:
+    """A library error's message, its advice said in this command's flags.
+
+    Args:
+        err: an error raised by the library.
+
+    Returns:
+        One line: for the typed errors of training and devices, what to do in flags; for
+        any other error, its own message.
+    """
+    from fundiff.device import DeviceUnavailable
+    from fundiff.training import run_dir as rd
+    from fundiff.training.loop import TrainingDiverged
+
+    if isinstance(err, rd.NothingToResume):
+        return (
+            f"{err.run}: nothing to resume (no {rd.CHECKPOINT}); run without --resume to start it"
+        )
+    if isinstance(err, rd.ConfigMismatch):
+        return (
+            f"{err.run}: the run was started with a different configuration ({err.difference}); "
+            "resume without changing flags, or use a new --out"
+        )
+    if isinstance(err, rd.RunExists):
+        return (
+            f"{err.run} already holds a run; pass --resume to continue it, or choose another --out"
+        )
+    if isinstance(err, rd.RunDirUnwritable):
+        return f"{err.run}: cannot write the run directory ({err.reason}); choose another --out"
+    if isinstance(err, DeviceUnavailable):
+        return f"device {err.device!r} asked for, but CUDA is not available here; use --device cpu"
+    if isinstance(err, TrainingDiverged):
+        return str(err).replace("lower the learning rate", "lower --lr")
+    return str(err)
 
 
 def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -341,14 +378,14 @@ def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fundiff.config import recipe
-    from fundiff.train import train
+    from fundiff.training.config import recipe
+    from fundiff.training.loop import train
 
     out = args.out or Path("runs") / args.kind
     given = recipe_overrides(args)
     if args.resume:
-        from fundiff import checkpoint as ckpt
-        from fundiff.train import CHECKPOINT
+        from fundiff.training import checkpoint as ckpt
+        from fundiff.training.loop import CHECKPOINT
 
         path = out / CHECKPOINT
         if not path.is_file():
@@ -377,10 +414,10 @@ def _train(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
-    from fundiff.sampling import sample_class_conditional, sample_time_conditional
-    from fundiff.train import resolve_device
+    from fundiff.device import resolve_device
+    from fundiff.kinds import kind_of, kinds_that
+    from fundiff.training.weights import load_model_file
     from fundiff.viz import save_grid
-    from fundiff.weights import load_model_file
 
     if args.out.is_dir():
         raise UsageError(
@@ -392,47 +429,28 @@ def _sample(args: argparse.Namespace) -> int:
     config, model = load_model_file(args.checkpoint, device, use_ema=not args.no_ema)
     seed = 0 if args.seed is None else args.seed
     gen = torch.Generator(device).manual_seed(seed)
-    progress = not args.no_progress
-    if config.kind == "diffusion-class":
-        from fundiff.backends.mnist import MNISTBackend, sample_digits
-
-        digits = args.digits if args.digits is not None else list(range(10))
-        labels = torch.tensor(digits, device=device).repeat(args.per_digit)
-        images = sample_digits(
-            MNISTBackend(model, device), labels, args.guidance, gen, progress=progress
-        )
-        nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}, strided DDPM"
-    elif config.kind == "flow-class":
+    kind = kind_of(config)
+    if kind.sample is not None and kind.class_conditional:
         digits = args.digits if args.digits is not None else list(range(10))
         labels = torch.tensor(digits, device=device).repeat(args.per_digit)  # one row per repeat
-        images = sample_class_conditional(
-            model,
-            labels,
-            args.steps,
-            args.guidance,
-            gen,
-            num_classes=config.num_classes,
-            progress=progress,
-        )
-        nrow, what = len(digits), f"digits {digits}, guidance {args.guidance}"
+        nrow = len(digits)
     elif args.digits is not None:
         raise UsageError(
             f"{args.checkpoint} is a {config.kind} model, which has no classes; drop --digits"
         )
-    elif config.kind == "flow-time":
-        images = sample_time_conditional(
-            model, args.num, args.steps, gen, device=device, progress=progress
-        )
-        nrow, what = 10, f"{args.num} samples"
-    elif config.kind == "pure-noise":
-        with torch.no_grad():
-            images = model(torch.randn((args.num, 1, 28, 28), generator=gen, device=device))
-        nrow, what = 10, f"outputs for {args.num} noise inputs"
+    elif kind.sample is not None:
+        digits, labels, nrow = None, torch.zeros(args.num, dtype=torch.long, device=device), 10
     else:
+        sampling = kinds_that(lambda k: k.sample is not None)
         raise UsageError(
             f"{args.checkpoint} is a {config.kind} model, which does not sample; "
-            "pass a flow-time, flow-class, diffusion-class or pure-noise checkpoint"
+            f"pass a {', '.join(sampling[:-1])} or {sampling[-1]} checkpoint"
         )
+    images = kind.sample(
+        model, labels, guidance=args.guidance, steps=args.steps, generator=gen,
+        num_classes=config.num_classes, progress=not args.no_progress,
+    )  # fmt: skip
+    what = kind.caption.format(digits=digits, guidance=args.guidance, num=args.num)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         save_grid(
@@ -453,8 +471,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
 
     from fundiff.atomic import write_json
-    from fundiff.evaluate import evaluate
-    from fundiff.train import resolve_device
+    from fundiff.device import resolve_device
+    from fundiff.evaluation.evaluate import evaluate
 
     report = evaluate(
         args.checkpoint, guidances=args.guidance, per_class=args.per_class, steps=args.steps,

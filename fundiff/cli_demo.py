@@ -50,7 +50,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     """
     from fundiff.cli import UsageError
     from fundiff.demo import run_demo
-    from fundiff.train import resolve_device
+    from fundiff.device import resolve_device
 
     if args.seed is not None:
         raise UsageError("the demo draws with each figure's own seed; --seed is not taken here")

@@ -133,9 +133,9 @@ def run_part_a(args: argparse.Namespace) -> int:
     """
     import sys
 
+    from fundiff.device import resolve_device
     from fundiff.parta import TaskOptions, build_backend, run_task
     from fundiff.schedules import strided_timesteps
-    from fundiff.train import resolve_device
 
     rule = chosen_rule(args)  # a bad FUNDIFF_RULE fails here, before any model loads
     ts = strided_timesteps()

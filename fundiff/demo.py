@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 
 from fundiff.assets import asset_path, assets_dir, read_manifest
 from fundiff.backends.base import Backend
-from fundiff.config import TrainConfig, train_command
 from fundiff.diffusion import rules
 from fundiff.parta import (
     DEFAULTS,
@@ -40,6 +39,7 @@ from fundiff.parta import (
     part0_figure,
     run_task,
 )
+from fundiff.training.config import TrainConfig, train_command
 from fundiff.writeup import PART_A, i_start_label
 
 MARKER = '<meta name="generator" content="fundiff demo">'
@@ -259,9 +259,9 @@ def draw_sketch(image_shape: Sequence[int], path: Path) -> Path:
 
 def _part_b(out: Path, device: torch.device, progress: Callable[[str], None]) -> list[Entry]:
     """Part B figures: drawn now from the shipped models, beside those recorded in training."""
-    from fundiff.figures import epoch_figures, start_figures
     from fundiff.images import shipped_digits
-    from fundiff.weights import load_exported_model
+    from fundiff.kinds import epoch_figures, start_figures
+    from fundiff.training.weights import load_exported_model
 
     digits = ((shipped_digits() + 1) / 2).to(device)  # (10, 1, 28, 28) in [0, 1]
     mean = _train_mean().to(device)

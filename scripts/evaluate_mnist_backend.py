@@ -16,9 +16,10 @@ import time
 
 import torch
 
-from fundiff.backends.mnist import load_mnist_backend, sample_digits
+from fundiff.backends.mnist import load_mnist_backend
 from fundiff.diffusion import rules
-from fundiff.metrics import per_class_accuracy, shipped_classifier
+from fundiff.evaluation.metrics import per_class_accuracy, shipped_classifier
+from fundiff.sampling.digits import sample_digits
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from fundiff.weights import export_weights
+from fundiff.training.weights import export_weights
 
 if __name__ == "__main__":
     checkpoint, out = sys.argv[1], sys.argv[2]

@@ -23,7 +23,7 @@ from torchvision.transforms.functional import gaussian_blur, resize
 from fundiff.backends.mnist import load_mnist_backend
 from fundiff.diffusion.denoise import sample
 from fundiff.diffusion.illusions import factorized
-from fundiff.metrics import shipped_classifier
+from fundiff.evaluation.metrics import shipped_classifier
 from fundiff.schedules import strided_timesteps
 from fundiff.viz import save_grid
 

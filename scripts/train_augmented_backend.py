@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fundiff.config import TrainConfig, recipe
-from fundiff.tasks import batch_loss
-from fundiff.train import train
-from fundiff.weights import export_weights
+from fundiff.kinds import batch_loss
+from fundiff.training.config import TrainConfig, recipe
+from fundiff.training.loop import train
+from fundiff.training.weights import export_weights
 
 RADIUS = 7  # blur kernel of 15 taps: enough for sigma 2.5
 
@@ -67,7 +67,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, p: float = 0.5,
 
 def augmented_loss(model: nn.Module, config: TrainConfig, x: torch.Tensor, labels: torch.Tensor,
                    generator: torch.Generator) -> torch.Tensor:  # fmt: skip
-    """The backend's epsilon loss on augmented digits (a ``fundiff.train.LossFn``)."""
+    """The backend's epsilon loss on augmented digits (a ``fundiff.training.loop.LossFn``)."""
     return batch_loss(model, config, augment(x, generator), labels, generator)
 
 

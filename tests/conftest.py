@@ -96,7 +96,7 @@ def run_cli(argv: list, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, s
 @pytest.fixture(scope="session")
 def classifier():  # noqa: ANN201 (torch.nn.Module)
     """The shipped MNIST classifier: (N, 1, 28, 28) in [0, 1] -> logits."""
-    from fundiff.metrics import shipped_classifier
+    from fundiff.evaluation.metrics import shipped_classifier
 
     return shipped_classifier()
 

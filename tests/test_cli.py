@@ -22,7 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from fundiff.cli import main
-from fundiff.train import CHECKPOINT
+from fundiff.training.loop import CHECKPOINT
 from tests.conftest import run_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fundiff.config import TrainConfig, recipe
+from fundiff.training.config import TrainConfig, recipe
 from fundiff.writeup import PART_B
 
 ROOT = Path(__file__).resolve().parent.parent

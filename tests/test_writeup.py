@@ -109,7 +109,7 @@ def test_the_library_defaults_are_the_tables() -> None:
 def test_the_command_lines_defaults_are_the_tables() -> None:
     """`fundiff part-a` and `fundiff train` start from the table's values."""
     from fundiff.cli import build_parser
-    from fundiff.config import recipe
+    from fundiff.training.config import recipe
 
     args = build_parser().parse_args(["part-a", "iterative"])
     assert (

@@ -421,7 +421,7 @@ def test_sample(student, device, loop_rule, shape, weight, seed) -> None:
 @check("sample", 2)
 def test_sample_draws_digits_with_the_shipped_model(student, device) -> None:
     """sample: with the shipped MNIST model and guidance, it draws the digits asked for"""
-    from fundiff.metrics import shipped_classifier
+    from fundiff.evaluation.metrics import shipped_classifier
 
     # every 90th timestep (12 steps): the shipped model draws clear digits with as few
     labels = list(range(10))

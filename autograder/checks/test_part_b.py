@@ -36,9 +36,10 @@ from autograder.checks.conftest import (
 )
 from autograder.checks.draws import Drawn, K, expect_drawn
 from autograder.toys import Helper, factories
-from fundiff import denoiser, flow, sampling
 from fundiff.guidance import classifier_free_guidance
 from fundiff.models import blocks, unet
+from fundiff.objectives import denoiser, flow
+from fundiff.sampling import flow as sampling
 
 batches = st.integers(1, 4)
 seeds = st.integers(0, 2**16)
@@ -405,7 +406,7 @@ def test_sample_class_conditional(student, device, b, steps, guidance, seed) -> 
 @check("cfg", 2)
 def test_sampler_draws_digits_with_the_shipped_model(student, device) -> None:
     """sample_class_conditional: with the shipped UNet, it draws the digits asked for"""
-    from fundiff.metrics import shipped_classifier
+    from fundiff.evaluation.metrics import shipped_classifier
 
     # 10 Euler steps: the shipped model draws clear digits with as few
     labels = torch.arange(10, device=device)

@@ -272,7 +272,7 @@ def load_deepfloyd(
     """
     from diffusers import IFPipeline, IFSuperResolutionPipeline
 
-    from fundiff.train import resolve_device
+    from fundiff.device import resolve_device
 
     dev = resolve_device(device)
     dtype = dtype or (torch.float16 if dev.type == "cuda" else torch.float32)

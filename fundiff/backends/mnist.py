@@ -12,7 +12,7 @@ variance is the fixed posterior variance ("fixed_small").
 Prompts are the digits "0" to "9" and "" (unconditional). Images are in [-1, 1]
 (a [0, 1] MNIST digit x maps to 2x - 1).
 
-Training: ``fundiff train diffusion-class`` (see ``fundiff.config.RECIPES``).
+Training: ``fundiff train diffusion-class`` (see ``fundiff.training.config.RECIPES``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ import os
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fundiff.backends.base import Prediction
-from fundiff.flow import one_hot_with_dropout
 from fundiff.schedules import cosine_alphas_cumprod
 
 NUM_STEPS = 1000
@@ -40,45 +38,11 @@ class BackendError(Exception):
     """The backend cannot be built as asked; the message says why and what to do."""
 
 
-def diffusion_loss(
-    model: nn.Module,
-    x01: torch.Tensor,
-    labels: torch.Tensor,
-    alphas_cumprod: torch.Tensor,
-    p_uncond: float,
-    generator: torch.Generator | None = None,
-    num_classes: int = 10,
-) -> torch.Tensor:
-    """Epsilon-prediction loss: ``|eps_theta(x_t, t, c) - eps|^2``.
-
-    Args:
-        model: ``ClassConditionalUNet``-like, called as ``model(x_t, t / T, c)``.
-        x01: digits in [0, 1], shape (B, 1, 28, 28); mapped to [-1, 1].
-        labels: digit labels, shape (B,).
-        alphas_cumprod: (T,) schedule, on the data's device.
-        p_uncond: class-dropout probability.
-        generator: source of t, eps and the dropout mask.
-        num_classes: length of the one-hot vector.
-
-    Returns:
-        Scalar loss.
-    """
-    x0 = 2 * x01 - 1
-    b = x0.shape[0]
-    n = alphas_cumprod.shape[0]
-    t = torch.randint(0, n, (b,), generator=generator, device=x0.device)
-    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-    abar = alphas_cumprod[t].to(x0.dtype).view(b, 1, 1, 1)
-    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
-    c = one_hot_with_dropout(labels, num_classes, p_uncond, generator)
-    return F.mse_loss(model(x_t, t.to(x0.dtype) / n, c), eps)
-
-
 class MNISTBackend:
     """The Part A ``Backend`` for a class-conditional MNIST epsilon model.
 
     Args:
-        model: ``ClassConditionalUNet`` trained by ``diffusion_loss``.
+        model: ``ClassConditionalUNet`` trained by ``fundiff.objectives.diffusion.diffusion_loss``.
         device: where it runs.
     """
 
@@ -232,8 +196,9 @@ def load_mnist_backend(
         BackendError: the file is missing, unreadable or not a diffusion-class model.
     """
     from fundiff.assets import asset_path, assets_dir
-    from fundiff.checkpoint import CheckpointError
-    from fundiff.weights import load_model_file
+    from fundiff.kinds import kind_of
+    from fundiff.training.checkpoint import CheckpointError
+    from fundiff.training.weights import load_model_file
 
     if weights is None and (assets_dir() / EXPORTED_ASSET).is_file():  # the student build
         return MNISTBackend(load_exported_network(asset_path(EXPORTED_ASSET), device), device)
@@ -247,42 +212,9 @@ def load_mnist_backend(
         config, model = load_model_file(path, "cpu")
     except CheckpointError as err:
         raise BackendError(str(err)) from None
-    if config.kind != "diffusion-class":
+    if kind_of(config).backend is not MNISTBackend:
         raise BackendError(
             f"{path} holds a {config.kind} model, not a diffusion-class one; pass a "
             "'fundiff train diffusion-class' checkpoint, or leave --weights out for the shipped model"
         )
     return MNISTBackend(model, device)
-
-
-def sample_digits(
-    backend: MNISTBackend,
-    labels: torch.Tensor,
-    guidance: float = 5.0,
-    generator: torch.Generator | None = None,
-    *,
-    progress: bool = False,
-) -> torch.Tensor:
-    """Draw one digit per label with the write-up's strided sampler and classifier-free guidance.
-
-    Args:
-        backend: the MNIST backend.
-        labels: digits to draw, shape (B,), on the backend's device.
-        guidance: guidance scale (1: the conditional model alone).
-        generator: source of every draw.
-        progress: show a tqdm bar.
-
-    Returns:
-        (B, 1, 28, 28) in [0, 1] (clamped), the range of MNIST and of the classifier's input.
-    """
-    from fundiff.diffusion.cfg import guided
-    from fundiff.diffusion.denoise import sample
-    from fundiff.schedules import strided_timesteps
-
-    conds = F.one_hot(labels, backend.num_classes).float()  # (B, 10)
-    predictor = guided(backend, conds, torch.zeros_like(conds), guidance)
-    images = sample(
-        predictor, (labels.shape[0], *backend.image_shape), strided_timesteps(), backend.alphas_cumprod,
-        backend.variance_type, generator, device=backend.device, progress=progress,
-    )  # fmt: skip
-    return ((images + 1) / 2).clamp(0, 1)

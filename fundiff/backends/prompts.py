@@ -72,7 +72,7 @@ def load_t5(
     from transformers import AutoTokenizer, T5EncoderModel
 
     from fundiff.backends.deepfloyd import fetch_pretrained, local_folder, variant_preference
-    from fundiff.train import resolve_device
+    from fundiff.device import resolve_device
 
     dev = resolve_device(device)
     dtype = dtype or (torch.float16 if dev.type == "cuda" else torch.float32)

@@ -37,10 +37,11 @@ from IPython.display import Image, display
 from torch import nn
 from tqdm.auto import tqdm
 
-from fundiff.checkpoint import load as load_checkpoint
-from fundiff.config import TrainConfig, recipe
 from fundiff.data import load_mnist
-from fundiff.train import CHECKPOINT, LossFn, ModelFn, resolve_device, train
+from fundiff.device import resolve_device
+from fundiff.training.checkpoint import load as load_checkpoint
+from fundiff.training.config import TrainConfig, recipe
+from fundiff.training.loop import CHECKPOINT, LossFn, ModelFn, train
 from fundiff.viz import save_grid, save_loss_curve, save_table
 from fundiff.writeup import PART_B
 
@@ -177,7 +178,7 @@ assert sum(p.numel() for p in UnconditionalUNet(hidden=128).parameters()) > 5_00
 # with the `generator` you are given, so that results reproduce.
 
 # %% [graded] noising
-# ref=fundiff.denoiser.add_noise
+# ref=fundiff.objectives.denoiser.add_noise
 
 # %% [tests] noising_checks
 torch.manual_seed(0)  # the same inputs on every run
@@ -202,13 +203,13 @@ show(FIGURES / "noising.png")
 # %% [markdown]
 # ## 1.2.1 Training the denoiser
 #
-# Minimise L = E ‖D_θ(x + σε) − x‖² with σ = 0.5. `fundiff.train.train` runs the
+# Minimise L = E ‖D_θ(x + σε) − x‖² with σ = 0.5. `fundiff.training.loop.train` runs the
 # loop (Adam, batches, checkpoints); you give it your model and your loss. As in the
 # write-up, the denoiser's results on test digits are shown after the first and the
 # fifth epoch.
 
 # %% [graded] denoiser_loss
-# ref=fundiff.denoiser.denoiser_loss,fundiff.denoiser.pure_noise_loss
+# ref=fundiff.objectives.denoiser.denoiser_loss,fundiff.objectives.denoiser.pure_noise_loss
 
 
 # %%
@@ -352,7 +353,7 @@ assert net(torch.randn(3, 1, 28, 28), torch.tensor(0.5)).shape == (3, 1, 28, 28)
 # the epochs the write-up shows are drawn in 2.3, once you have written the sampler.
 
 # %% [graded] flow_loss
-# ref=fundiff.flow.interpolate,fundiff.flow.target_velocity,fundiff.flow.flow_matching_loss
+# ref=fundiff.objectives.flow.interpolate,fundiff.objectives.flow.target_velocity,fundiff.objectives.flow.flow_matching_loss
 
 # %% [tests] flow_loss_checks
 torch.manual_seed(0)  # the same inputs on every run
@@ -362,7 +363,7 @@ assert torch.allclose(interpolate(x0, x1, torch.ones(4)), x1)
 assert flow_matching_loss(lambda xt, tt: x1 - x0, x1, x0, t).item() < 1e-10
 
 # %%
-from fundiff.flow import draw_flow_inputs  # draws x_0 and t from the generator
+from fundiff.objectives.flow import draw_flow_inputs  # draws x_0 and t from the generator
 
 
 def time_model(config: TrainConfig) -> nn.Module:
@@ -392,7 +393,7 @@ time_config = recipe("flow-time", sample_epochs=PART_B.flow_figure_epochs, **SMA
 # model as it was after each of the epochs the write-up shows (1, 5 and 10).
 
 # %% [graded] euler
-# ref=fundiff.sampling.euler_integrate,fundiff.sampling.sample_time_conditional
+# ref=fundiff.sampling.flow.euler_integrate,fundiff.sampling.flow.sample_time_conditional
 
 # %% [tests] euler_checks
 torch.manual_seed(0)  # the same inputs on every run
@@ -429,7 +430,7 @@ after_epochs(time_config, time_model, time_run, time_samples_figure)
 # p_uncond = 0.1, so the same network also learns the unconditional velocity.
 
 # %% [graded] class_unet
-# ref=fundiff.models.unet.ClassConditionalUNet,fundiff.flow.one_hot_with_dropout
+# ref=fundiff.models.unet.ClassConditionalUNet,fundiff.objectives.flow.one_hot_with_dropout
 
 # %% [tests] class_unet_checks
 torch.manual_seed(0)  # the same inputs on every run
@@ -477,7 +478,7 @@ class_config = recipe("flow-class", sample_epochs=PART_B.flow_figure_epochs, **S
 # samples of every digit are drawn after epochs 1, 5 and 10.
 
 # %% [graded] cfg
-# ref=fundiff.guidance.classifier_free_guidance,fundiff.sampling.class_velocity,fundiff.sampling.sample_class_conditional
+# ref=fundiff.guidance.classifier_free_guidance,fundiff.sampling.flow.class_velocity,fundiff.sampling.flow.sample_class_conditional
 
 # %% [tests] cfg_checks
 torch.manual_seed(0)  # the same inputs on every run

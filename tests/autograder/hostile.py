@@ -59,11 +59,11 @@ READ = "_GOT = {marker!r} in open({path!r}, errors='replace').read()"
 
 HOSTILE: dict[str, Hostile] = {
     # reading the reference, the checks or the solutions
-    "reads_the_installed_reference": Hostile(guarded(READ.format(marker=MARKER, path="{ROOT}/fundiff/flow.py")), INTERP),
+    "reads_the_installed_reference": Hostile(guarded(READ.format(marker=MARKER, path="{ROOT}/fundiff/objectives/flow.py")), INTERP),
     "finds_the_reference_through_metadata": Hostile(guarded(
         "import importlib.metadata as m, json\n"
         "url = json.loads(m.distribution('fundiff').read_text('direct_url.json'))['url'].removeprefix('file://')\n"
-        f"_GOT = {MARKER!r} in open(url + '/fundiff/flow.py').read()"), INTERP),
+        f"_GOT = {MARKER!r} in open(url + '/fundiff/objectives/flow.py').read()"), INTERP),
     "searches_the_python_folders": Hostile(guarded(
         "import os, sys, site\n"
         "for top in {*sys.path, *site.getsitepackages(), sys.prefix, sys.base_prefix}:\n"
@@ -87,7 +87,7 @@ HOSTILE: dict[str, Hostile] = {
     "reads_the_checks": Hostile(guarded(READ.format(marker="def test_interpolate", path="{ROOT}/autograder/checks/test_part_b.py")), INTERP),
     "reads_the_solution_notebook": Hostile(guarded(READ.format(marker=MARKER, path="{ROOT}/solutions/part_b/part_b.ipynb")), INTERP),
     "reads_the_git_history": Hostile(guarded("import os\n_GOT = bool(os.listdir('{ROOT}/.git/objects'))"), INTERP),
-    "reads_another_checkout": Hostile(guarded(READ.format(marker=MARKER, path="{OTHER}/fundiff/flow.py")), INTERP,
+    "reads_another_checkout": Hostile(guarded(READ.format(marker=MARKER, path="{OTHER}/fundiff/objectives/flow.py")), INTERP,
                                       bubblewrap_only="without bubblewrap a world-readable copy elsewhere is readable "
                                                       "by any user; the instructor's guide says to protect it"),
     "reads_another_submission": Hostile(guarded(READ.format(marker=MARKER, path="{SUBS}/00_honest_first.ipynb")), INTERP),

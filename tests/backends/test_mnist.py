@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from fundiff.backends import Backend
-from fundiff.backends.mnist import BackendError, MNISTBackend, diffusion_loss, load_mnist_backend
-from fundiff.config import recipe
+from fundiff.backends.mnist import BackendError, MNISTBackend, load_mnist_backend
 from fundiff.models import ClassConditionalUNet
+from fundiff.objectives.diffusion import diffusion_loss
 from fundiff.schedules import cosine_alphas_cumprod
-from fundiff.train import train
-from fundiff.weights import export_weights
+from fundiff.training.config import recipe
+from fundiff.training.loop import train
+from fundiff.training.weights import export_weights
 
 
 def test_backend_satisfies_the_protocol(backend: MNISTBackend) -> None:
@@ -70,7 +71,7 @@ def test_missing_or_wrong_weights_say_what_to_do(tmp_path: Path) -> None:
     """Is a missing file or a model of another kind a BackendError saying what to do?"""
     with pytest.raises(BackendError, match="fundiff train diffusion-class"):
         load_mnist_backend(tmp_path / "none.safetensors")
-    from fundiff import checkpoint as ckpt
+    from fundiff.training import checkpoint as ckpt
 
     cfg = recipe("flow-class", hidden=4)
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fundiff.metrics import per_class_accuracy, shipped_classifier
+from fundiff.evaluation.metrics import per_class_accuracy, shipped_classifier
 from fundiff.models.classifier import accuracy
 
 

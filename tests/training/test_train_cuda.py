@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fundiff.config import KINDS, recipe
-from fundiff.train import train
-from fundiff.weights import load_trained_model
+from fundiff.training.config import KINDS, recipe
+from fundiff.training.loop import train
+from fundiff.training.weights import load_trained_model
 
 
 @pytest.mark.gpu
@@ -45,8 +45,8 @@ def test_the_fast_path_replays_captured_steps_and_repeats_under_a_seed(
 ) -> None:
     """Are the fast path's full-batch steps replayed from a CUDA graph (all but the warm-up), with
     finite losses that fall, and do two runs with one seed agree?"""
-    from fundiff import step
-    from fundiff.train import WARMUP_STEPS
+    from fundiff.training import step
+    from fundiff.training.loop import WARMUP_STEPS
 
     replays = []
     replay = step.GraphedStep.__call__

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from fundiff.flow import VelocityFn
 from fundiff.guidance import classifier_free_guidance
+from fundiff.objectives.flow import VelocityFn
 
 
 def euler_integrate(

@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import save_file
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from fundiff import checkpoint as ckpt
-from fundiff.config import recipe
 from fundiff.models import ClassConditionalUNet
+from fundiff.training import checkpoint as ckpt
+from fundiff.training.config import recipe
 
 
 def _state() -> ckpt.TrainingState:

@@ -22,7 +22,7 @@ def shipped_classifier(device: torch.device | str = "cpu") -> nn.Module:
         fundiff.assets.AssetError: the shipped file is missing or corrupted.
     """
     from fundiff.assets import asset_path
-    from fundiff.weights import load_exported_model
+    from fundiff.training.weights import load_exported_model
 
     return load_exported_model(asset_path(CLASSIFIER_ASSET), device)[1]
 

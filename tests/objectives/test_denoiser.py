@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fundiff.denoiser import add_noise, denoiser_loss, pure_noise_loss
+from fundiff.objectives.denoiser import add_noise, denoiser_loss, pure_noise_loss
 
 FAST = dict(max_examples=25, deadline=None)
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from fundiff.fast_sampling import sample_class_conditional_fast
 from fundiff.models import ClassConditionalUNet
-from fundiff.sampling import sample_class_conditional
+from fundiff.sampling.fast import sample_class_conditional_fast
+from fundiff.sampling.flow import sample_class_conditional
 
 FAST = dict(max_examples=20, deadline=None)
 
@@ -70,8 +70,8 @@ def test_on_the_shipped_model_heun_in_bfloat16_draws_the_plain_loops_samples() -
     """On CUDA: are 48 Heun steps in bfloat16 within 1% of the pixel range (on average) of the plain
     loop's 300 Euler steps, and read as the same digits? (The benchmark's tolerance.)"""
     from fundiff.assets import asset_path
-    from fundiff.metrics import shipped_classifier
-    from fundiff.weights import load_model_file
+    from fundiff.evaluation.metrics import shipped_classifier
+    from fundiff.training.weights import load_model_file
 
     _, model = load_model_file(asset_path("mnist_flow_class.safetensors"), "cuda")
     labels = torch.arange(10, device="cuda").repeat_interleave(20)

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fundiff.flow import (
+from fundiff.objectives.flow import (
     draw_flow_inputs,
     flow_matching_loss,
     interpolate,

@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 0  # seeds every random draw of the run
     limit: int | None = None  # use only the first N training images (quick runs)
     num_classes: int = field(default=10)  # flow-class: length of the one-hot class vector
-    # the fast path (fundiff.train): bfloat16 autocast, channels_last, fused Adam, CUDA graphs;
+    # the fast path (fundiff.training.loop): bfloat16 autocast, channels_last, fused Adam, CUDA graphs;
     # it changes the arithmetic, not the objective, so it is part of what a run computes
     fast: bool = False
 

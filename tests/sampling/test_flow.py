@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fundiff.models import ClassConditionalUNet, TimeConditionalUNet
-from fundiff.sampling import (
+from fundiff.sampling.flow import (
     class_velocity,
     euler_integrate,
     sample_class_conditional,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fundiff import checkpoint
 from fundiff.cli import main
-from fundiff.config import recipe
-from fundiff.evaluate import EvaluationError, evaluate
-from fundiff.train import train
+from fundiff.evaluation.evaluate import EvaluationError, evaluate
+from fundiff.training import checkpoint
+from fundiff.training.config import recipe
+from fundiff.training.loop import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

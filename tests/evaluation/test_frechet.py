@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fundiff.metrics import frechet_distance
+from fundiff.evaluation.metrics import frechet_distance
 
 FAST = dict(max_examples=20, deadline=None)
 

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from fundiff.atomic import atomic_path
-from fundiff.config import ConfigError, TrainConfig
+from fundiff.training.config import ConfigError, TrainConfig
 
 FORMAT = "fundiff-checkpoint/1"
 

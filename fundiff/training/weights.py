@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from fundiff.config import TrainConfig
-from fundiff.tasks import build_model
+from fundiff.kinds import build_model
+from fundiff.training.config import TrainConfig
 
 
 def load_trained_model(
@@ -28,9 +28,9 @@ def load_trained_model(
         The run's config and its model.
 
     Raises:
-        fundiff.checkpoint.CheckpointError: unreadable, corrupted or mismatched checkpoint.
+        fundiff.training.checkpoint.CheckpointError: unreadable, corrupted or mismatched checkpoint.
     """
-    from fundiff.checkpoint import CheckpointError, load
+    from fundiff.training.checkpoint import CheckpointError, load
 
     state = load(path)
     model = build_model(state.config)
@@ -60,7 +60,7 @@ def export_weights(checkpoint: str | Path, out: str | Path) -> int:
         The number of values written.
 
     Raises:
-        fundiff.checkpoint.CheckpointError: unreadable, corrupted or mismatched checkpoint.
+        fundiff.training.checkpoint.CheckpointError: unreadable, corrupted or mismatched checkpoint.
     """
     from safetensors.torch import save_file
 
@@ -96,12 +96,12 @@ def load_exported_model(
         The model's config and the model.
 
     Raises:
-        fundiff.checkpoint.CheckpointError: unreadable file, or weights that do not fit.
+        fundiff.training.checkpoint.CheckpointError: unreadable file, or weights that do not fit.
     """
     from safetensors import SafetensorError, safe_open
 
-    from fundiff.checkpoint import CheckpointError
-    from fundiff.config import ConfigError
+    from fundiff.training.checkpoint import CheckpointError
+    from fundiff.training.config import ConfigError
 
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -144,9 +144,9 @@ def load_model_file(
         The model's config and the model, in eval mode.
 
     Raises:
-        fundiff.checkpoint.CheckpointError: the checkpoint's error if the file is neither.
+        fundiff.training.checkpoint.CheckpointError: the checkpoint's error if the file is neither.
     """
-    from fundiff.checkpoint import CheckpointError
+    from fundiff.training.checkpoint import CheckpointError
 
     try:
         return load_trained_model(path, device, use_ema=use_ema)

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fundiff.cli import build_parser, recipe_overrides
-from fundiff.config import KINDS, LR_SCHEDULES, ConfigError, TrainConfig, recipe, train_command
+from fundiff.training.config import (
+    KINDS,
+    LR_SCHEDULES,
+    ConfigError,
+    TrainConfig,
+    recipe,
+    train_command,
+)
 
 
 def test_recipes_are_the_write_ups() -> None:

@@ -1,6 +1,6 @@
 """Fast guided sampling of a class-conditioned flow UNet: the same ODE as the plain loop, solved cheaply.
 
-``fundiff.sampling.sample_class_conditional`` is the loop students write: two
+``fundiff.sampling.flow.sample_class_conditional`` is the loop students write: two
 passes of the UNet per Euler step (conditional and unconditional), in float32,
 with many small steps. This sampler integrates the same guided ODE,
 

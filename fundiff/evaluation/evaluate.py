@@ -19,17 +19,19 @@ from typing import Any
 
 import torch
 
-from fundiff.config import TrainConfig
 from fundiff.data import load_mnist
-from fundiff.metrics import (
+from fundiff.evaluation.metrics import (
     classifier_features,
     frechet_distance,
     per_class_accuracy,
     shipped_classifier,
 )
-from fundiff.weights import load_model_file
+from fundiff.kinds import kind_of, kinds_that
+from fundiff.training.config import TrainConfig
+from fundiff.training.weights import load_model_file
 
-EVALUATED_KINDS = ("flow-class", "diffusion-class", "flow-time")
+EVALUATED_KINDS = kinds_that(lambda k: k.evaluated)
+"""The kinds whose samples are digits to judge (``fundiff.kinds.Kind.evaluated``)."""
 
 
 class EvaluationError(ValueError):
@@ -48,12 +50,11 @@ def draw(
     """Digits for ``labels`` (B,) from ``model``: (B, 1, 28, 28) in [0, 1].
 
     Args:
-        config: the model's configuration; its kind (flow-class, diffusion-class or
-            flow-time) chooses the sampler.
+        config: the model's configuration; its kind's sampler (``fundiff.kinds``) draws.
         model: the trained network, on ``labels``'s device.
-        labels: the digit to draw for each sample, shape (B,); flow-time models draw B
-            unconditional samples.
-        guidance: classifier-free guidance scale (ignored for flow-time).
+        labels: the digit to draw for each sample, shape (B,); unconditional kinds
+            (flow-time) draw B samples.
+        guidance: classifier-free guidance scale (ignored by unconditional kinds).
         steps: Euler steps of flow models (diffusion-class uses the strided schedule).
         generator: source of every draw, on ``labels``'s device.
 
@@ -63,20 +64,13 @@ def draw(
     Raises:
         EvaluationError: ``config.kind`` does not generate digits.
     """
-    from fundiff.backends.mnist import MNISTBackend, sample_digits
-    from fundiff.sampling import sample_class_conditional, sample_time_conditional
-
-    if config.kind == "diffusion-class":
-        return sample_digits(MNISTBackend(model, labels.device), labels, guidance, generator)
-    if config.kind == "flow-class":
-        return sample_class_conditional(model, labels, steps, guidance, generator).clamp(0, 1)
-    if config.kind == "flow-time":
-        return sample_time_conditional(
-            model, labels.shape[0], steps, generator, device=labels.device
-        ).clamp(0, 1)
-    raise EvaluationError(
-        f"a {config.kind} model does not generate digits; evaluate one of {', '.join(EVALUATED_KINDS)}"
-    )
+    kind = kind_of(config)
+    if not kind.evaluated or kind.sample is None:
+        raise EvaluationError(
+            f"a {config.kind} model does not generate digits; evaluate one of {', '.join(EVALUATED_KINDS)}"
+        )
+    images = kind.sample(model, labels, guidance=guidance, steps=steps, generator=generator)
+    return images.clamp(0, 1)
 
 
 def evaluate(
@@ -112,7 +106,8 @@ def evaluate(
     """
     device = torch.device(device)
     config, model = load_model_file(checkpoint, device)
-    if config.kind not in EVALUATED_KINDS:
+    kind = kind_of(config)
+    if not kind.evaluated:
         raise EvaluationError(
             f"{checkpoint} holds a {config.kind} model; evaluate one of {', '.join(EVALUATED_KINDS)}"
         )
@@ -127,21 +122,21 @@ def evaluate(
     )
     labels = torch.arange(10, device=device).repeat_interleave(per_class)
     results = []
-    for g in guidances if config.kind != "flow-time" else [1.0]:
+    for g in guidances if kind.class_conditional else [1.0]:
         images = draw(config, model, labels, g, steps, torch.Generator(device).manual_seed(seed))
         if not torch.isfinite(images).all():
-            at = f" at guidance {g:g}" if config.kind != "flow-time" else ""
+            at = f" at guidance {g:g}" if kind.class_conditional else ""
             raise EvaluationError(
                 f"{checkpoint}: its samples{at} are not finite (NaN or infinite); the model is "
                 "untrained or has diverged, so evaluate a later checkpoint"
             )
         entry: dict[str, Any] = {
-            "guidance": g if config.kind != "flow-time" else None,
+            "guidance": g if kind.class_conditional else None,
             "frechet_distance": round(
                 frechet_distance(classifier_features(classifier, images), test_feats), 4
             ),
         }
-        if config.kind != "flow-time":
+        if kind.class_conditional:
             acc = per_class_accuracy(classifier, images, labels)
             entry["classifier_accuracy"] = round(acc.mean().item(), 4)
             entry["per_class_accuracy"] = [round(a, 3) for a in acc.tolist()]
@@ -150,7 +145,7 @@ def evaluate(
         "checkpoint": str(Path(checkpoint)),
         "kind": config.kind,
         "samples": n,
-        "steps": steps if config.kind != "diffusion-class" else "strided 990..0 by 30",
+        "steps": kind.schedule or steps,
         "seed": seed,
         "frechet_floor_train_vs_test": round(floor, 4),
         "results": results,

@@ -1,4 +1,4 @@
-"""Tests for fundiff.train: the run directory, learning, determinism, resume and divergence.
+"""Tests for fundiff.training.loop: the run directory, learning, determinism, resume and divergence.
 
 Every run is tiny (a few hundred MNIST images, UNet width 8, two or three epochs), so
 the file runs in seconds on two CPU cores; only the real-kill test starts processes.
@@ -23,9 +23,10 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-import fundiff.train
-from fundiff.config import KINDS, TrainConfig, recipe
-from fundiff.train import CHECKPOINT, RunDirError, TrainingDiverged, TrainResult, train
+import fundiff.training.loop
+from fundiff.training.config import KINDS, TrainConfig, recipe
+from fundiff.training.loop import CHECKPOINT, TrainingDiverged, TrainResult, train
+from fundiff.training.run_dir import RunDirError, RunExists
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # 144 images in batches of 32: the last batch of every epoch is partial (16 images).
@@ -360,7 +361,7 @@ def test_nan_after_resume_keeps_the_good_checkpoint(
         run_tiny(config, run, mnist_dir, on_epoch_end=stop_after(1))
     good = {name: (run / name).read_bytes() for name in (CHECKPOINT, "metrics.jsonl")}
 
-    real_loss = fundiff.train.batch_loss
+    real_loss = fundiff.training.loop.batch_loss
     calls = 0
 
     def loss_turning_nan(*args, **kwargs):
@@ -369,7 +370,7 @@ def test_nan_after_resume_keeps_the_good_checkpoint(
         loss = real_loss(*args, **kwargs)
         return loss * float("nan") if calls > 2 else loss
 
-    monkeypatch.setattr(fundiff.train, "batch_loss", loss_turning_nan)
+    monkeypatch.setattr(fundiff.training.loop, "batch_loss", loss_turning_nan)
     with pytest.raises(TrainingDiverged) as info:
         train(None, run, resume=True, device="cpu", data_dir=mnist_dir, progress=False)
     message = str(info.value)
@@ -405,8 +406,9 @@ def test_fresh_run_into_a_directory_with_a_checkpoint_is_refused(
     config, result = runs["pure-noise"]
     run = shutil.copytree(result.run_dir, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
-    with pytest.raises(RunDirError, match="--resume"):
+    with pytest.raises(RunExists, match="already holds a run") as info:
         run_tiny(config, run, mnist_dir)
+    assert isinstance(info.value, RunDirError) and info.value.run == run
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 

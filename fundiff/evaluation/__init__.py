@@ -1,0 +1,1 @@
+"""Judging generated digits: the shipped classifier's metrics, and the evaluation report."""

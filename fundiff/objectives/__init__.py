@@ -1,0 +1,1 @@
+"""Part B training objectives: the denoiser's, flow matching's and the MNIST diffusion backend's."""
