@@ -4,7 +4,9 @@ The worker is started under the grader's confinement (``autograder.confinement``
 as a uid of its own where the grader is root, under bubblewrap with an allowlist
 of paths where that works. Everywhere it also runs with resource limits (data
 segment, file size, CPU time, processes) in a session of its own, with a clean
-environment.
+environment built here, whose ``PYTHONPATH`` is the worker's whole import path ahead
+of the interpreter's own: the student build, then the worker's code
+(``autograder.worker``); neither grader nor worker edits ``sys.path``.
 
 Nothing passes through the file system: the submission's code and each request
 go to the worker's stdin, and each answer comes back on a pipe, as framed
@@ -302,7 +304,8 @@ class Sandbox:
                     self._user.close()  # the uid is given back
 
     def _command(self, fd: int) -> list[str]:
-        python = [sys.executable, "-I", str(self.worker_dir / "worker.py"), str(self.scratch), str(self.copy),
+        # not -I: its -E would drop PYTHONPATH, the worker's import path (``_start``'s environment)
+        python = [sys.executable, "-s", "-P", str(self.worker_dir / "worker.py"), str(self.scratch), str(self.copy),
                   str(fd), self.device, "-" if self.uid is None or not self.confinement.bwrap else str(self.uid)]  # fmt: skip
         if not self.confinement.bwrap:
             return python
@@ -316,7 +319,9 @@ class Sandbox:
         read_fd, write_fd = os.pipe()
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
                "OMP_NUM_THREADS": str(self.threads), "OMP_WAIT_POLICY": "PASSIVE", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-               "MPLCONFIGDIR": str(self.scratch), "USER": "student"}  # fmt: skip
+               "MPLCONFIGDIR": str(self.scratch), "USER": "student",
+               # the worker's whole import path before the interpreter's own: the student build, then its code
+               "PYTHONPATH": os.pathsep.join([str(self.copy), str(self.worker_dir)])}  # fmt: skip
         # under bubblewrap the worker drops to its uid itself
         drop = self.uid is not None and not self.confinement.bwrap
         # its own uid runs nothing else; sharing the grader's, it may add this many to what runs already

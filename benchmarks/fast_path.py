@@ -52,19 +52,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine import machine  # this script's folder, first on the path of ``python benchmarks/...``
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.machine import machine  # noqa: E402
-from fundiff.assets import asset_path  # noqa: E402
-from fundiff.config import recipe, train_command  # noqa: E402
-from fundiff.data import load_mnist  # noqa: E402
-from fundiff.evaluate import evaluate  # noqa: E402
-from fundiff.fast_sampling import sample_class_conditional_fast  # noqa: E402
-from fundiff.metrics import shipped_classifier  # noqa: E402
-from fundiff.sampling import sample_class_conditional  # noqa: E402
-from fundiff.train import resolve_device, train  # noqa: E402
-from fundiff.weights import load_model_file  # noqa: E402
+from fundiff.assets import asset_path
+from fundiff.config import recipe, train_command
+from fundiff.data import load_mnist
+from fundiff.evaluate import evaluate
+from fundiff.fast_sampling import sample_class_conditional_fast
+from fundiff.metrics import shipped_classifier
+from fundiff.sampling import sample_class_conditional
+from fundiff.train import resolve_device, train
+from fundiff.weights import load_model_file
 
 GUIDANCES = (5.0, 1.0)
 # the same samples: under 1% of the pixel range apart on average, and read as the same digit

@@ -17,18 +17,14 @@ import argparse
 import datetime as dt
 import json
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from machine import cpu_name  # this script's folder, first on the path of ``python benchmarks/...``
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.machine import cpu_name  # noqa: E402 (after the path insert)
-from fundiff.config import recipe  # noqa: E402
-from fundiff.train import resolve_device, train  # noqa: E402
+from fundiff.config import recipe
+from fundiff.train import resolve_device, train
 
 
 def main() -> None:

@@ -17,9 +17,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "solutions"))
-from build_student_wheel import build_wheel, graded_refs  # noqa: E402
+from autograder.course.graded import graded_refs
+from autograder.course.student import build_wheel
+
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 def student_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The student wheel, built and installed (pip --target) into a folder of its own."""
     scratch = tmp_path_factory.mktemp("student")
-    wheel = build_wheel(scratch / "dist")
+    wheel = build_wheel(scratch / "dist", ROOT)
     site = scratch / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True)  # fmt: skip
