@@ -6,7 +6,8 @@ of paths where that works. Everywhere it also runs with resource limits (data
 segment, file size, CPU time, processes) in a session of its own, with a clean
 environment built here, whose ``PYTHONPATH`` is the worker's whole import path ahead
 of the interpreter's own: the student build, then the worker's code
-(``autograder.worker``); neither grader nor worker edits ``sys.path``.
+(``autograder.worker``), then any package folder the grader reaches through a ``.pth``
+file that bubblewrap does not show; neither grader nor worker edits ``sys.path``.
 
 Nothing passes through the file system: the submission's code and each request
 go to the worker's stdin, and each answer comes back on a pipe, as framed
@@ -315,13 +316,23 @@ class Sandbox:
                                   as_root=os.geteuid() == 0)  # fmt: skip
         return [self.confinement.bwrap, *options, "--chdir", str(self.scratch), *python]
 
+    def _import_path(self) -> list[Path]:
+        """The worker's import path ahead of the interpreter's own (its ``PYTHONPATH``): the student
+        build, then the worker's code, then, under bubblewrap, the package folders that reach the
+        grader through a ``.pth`` file the worker is not shown (``allowlist.linked_folders``)."""
+        path = [self.copy, self.worker_dir]
+        if self.confinement.bwrap:
+            from autograder.allowlist import linked_folders
+
+            path += linked_folders()
+        return path
+
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
                "OMP_NUM_THREADS": str(self.threads), "OMP_WAIT_POLICY": "PASSIVE", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                "MPLCONFIGDIR": str(self.scratch), "USER": "student",
-               # the worker's whole import path before the interpreter's own: the student build, then its code
-               "PYTHONPATH": os.pathsep.join([str(self.copy), str(self.worker_dir)])}  # fmt: skip
+               "PYTHONPATH": os.pathsep.join(map(str, self._import_path()))}  # fmt: skip
         # under bubblewrap the worker drops to its uid itself
         drop = self.uid is not None and not self.confinement.bwrap
         # its own uid runs nothing else; sharing the grader's, it may add this many to what runs already

@@ -5,7 +5,8 @@ from a folder holding this file, ``toys.py`` and ``users.py`` (nothing else of t
 grader). Its import path is its isolation contract, set by the sandbox before it starts
 and never changed here: the environment is the sandbox's own, built from nothing, and
 its ``PYTHONPATH`` names STUDENT_SITE, the student build of fundiff (graded bodies
-stubbed, no reference code), and then this folder; ``-s`` and ``-P`` keep the user's site-packages
+stubbed, no reference code), then this folder (then, under bubblewrap, any package
+folder the grader reaches through a ``.pth`` file, which the worker is not shown); ``-s`` and ``-P`` keep the user's site-packages
 and the working folder off the path, as ``-I`` would. Where UID is a number (a root
 grader under bubblewrap) it first becomes that user for good. It then reads frames
 from stdin: a JSON header line ``{"id", "op", "size"}`` and ``size`` bytes. The first
