@@ -161,3 +161,11 @@ def test_nbgrader_validate_passes_the_solutions_and_fails_the_release(
     assert "VALIDATION FAILED" in release and "NotImplementedError" in release, release[-2000:]
     for top in ("solutions", "course"):  # and nothing was written beside the repo's notebooks
         assert [p.name for p in (ROOT / top / name).iterdir()] == [f"{name}.ipynb"]
+
+
+def test_a_root_without_specs_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Run where there is no solutions/src, does the build say so in one line and exit 2?"""
+    done = subprocess.run([sys.executable, "-m", "autograder.course.build", "--check"],
+                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "solutions/src" in done.stderr, done.stderr

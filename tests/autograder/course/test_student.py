@@ -106,3 +106,16 @@ def test_the_solved_course_runs_on_the_student_build(
                    resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize("where", ["no_root", "file_out"])
+def test_bad_input_gets_one_line_and_exit_2(where: str, tmp_path: Path) -> None:
+    """Without pyproject.toml and README.md, or with a file for the wheel's folder, does the
+    student build say so in one line and exit 2?"""
+    (tmp_path / "taken").write_text("")
+    args = ["dist"] if where == "no_root" else [str(tmp_path / "taken"), "--root", str(ROOT)]
+    done = subprocess.run([sys.executable, "-m", "autograder.course.student", *args],
+                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (tmp_path / "dist").exists()
