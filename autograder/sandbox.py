@@ -1,4 +1,8 @@
 """Running a submission's functions in a confined worker process (``autograder/worker.py``).
+Longer than 300 lines because ``Sandbox`` is one life cycle (start, load, call, time,
+restart, stop) whose steps share the worker's state; what stands apart is elsewhere:
+the worker's processes in ``autograder.processes``, its confinement in
+``autograder.confinement`` and ``autograder.allowlist``, its users in ``autograder.users``.
 
 The worker is started under the grader's confinement (``autograder.confinement``):
 as a uid of its own where the grader is root, under bubblewrap with an allowlist
@@ -46,12 +50,19 @@ from typing import TYPE_CHECKING, Any
 
 from autograder import users
 from autograder.confinement import Confinement
+from autograder.processes import CpuMeter, alive, descendants
 
 if TYPE_CHECKING:
     import torch
 
 PACKAGE = Path(__file__).resolve().parent
-WORKER_FILES = ("worker.py", "toys.py", "users.py")  # all of the grader the worker sees
+WORKER_FILES = (
+    "worker.py",
+    "helpers.py",
+    "toys.py",
+    "watched.py",
+    "users.py",
+)  # all of the grader the worker sees
 MEMORY_BYTES = 6 * 2**30  # data segment: a memory bomb fails inside the worker
 FILE_BYTES = 64 * 2**20  # largest file the worker may write (its output log included)
 CPU_SECONDS = 1800  # the worker process's whole life
@@ -63,7 +74,6 @@ LOAD_CPU_SECONDS = (
 RESTARTS = 8
 HEADER_BYTES = 64 * 1024
 ANSWER_BYTES = 256 * 2**20  # the checks' largest answer (a UNet's output) is a few MB
-CLOCK = os.sysconf("SC_CLK_TCK")
 DIED = "the submission's process ended (exit, crash or memory limit)"
 
 
@@ -81,87 +91,6 @@ class Outcome:
     def ok(self) -> bool:
         """Whether the call returned a value."""
         return self.error is None
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError, ValueError):
-            found += [int(c) for c in task.read_text().split()]
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc).
-
-    Args:
-        pid: the root of the tree.
-
-    Returns:
-        Their pids.
-    """
-    found, frontier = [], [pid]
-    while frontier:
-        nxt = [c for p in frontier for c in _children(p)]
-        found += nxt
-        frontier = nxt
-    return found
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """``pid``'s state letter, start time and CPU ticks (its own and its waited-for children's); None: gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[19]), sum(int(f) for f in fields[11:15])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _now_ticks() -> int:
-    """Clock ticks since boot, the unit of a process's start time in /proc."""
-    return int(float(Path("/proc/uptime").read_text().split()[0]) * CLOCK)
-
-
-class CpuMeter:
-    """The CPU seconds a changing set of processes spent since the meter was made.
-
-    Each process counts from the meter's start, or from its own if it began later,
-    wherever it is first seen: /proc lists a process's children unreliably while
-    they run, and a process seen late must not bring in what it spent before.
-    """
-
-    def __init__(self) -> None:
-        self.since = _now_ticks()
-        self._base: dict[tuple[int, int], int] = {}  # (pid, start): ticks when first seen
-
-    def measure(self, pids: list[int]) -> tuple[float, bool]:
-        """The seconds spent since the start, and whether any process runs or waits for the disk now.
-
-        Args:
-            pids: the processes to count.
-
-        Returns:
-            (CPU seconds, busy): busy is True while one is runnable (R) or in disk wait (D),
-            so that a call waiting for a busy machine is not taken for one that computes nothing.
-        """
-        ticks, busy = 0, False
-        for pid in pids:
-            found = _stat(pid)
-            if found is None:
-                continue
-            state, start, spent = found
-            base = self._base.setdefault((pid, start), spent if start < self.since else 0)
-            ticks += spent - base
-            busy = busy or state in ("R", "D")
-        return ticks / CLOCK, busy
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie has finished)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _limits(uid: int | None, drop: bool, processes: int) -> None:
@@ -403,7 +332,7 @@ class Sandbox:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, 9)
             deadline = time.monotonic() + 30
-            while any(_alive(p) for p in inner) and time.monotonic() < deadline:
+            while any(alive(p) for p in inner) and time.monotonic() < deadline:
                 time.sleep(0.02)
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()  # type: ignore[union-attr]
@@ -508,7 +437,7 @@ class Sandbox:
             return failed
         import torch
 
-        from autograder.toys import on_wire
+        from autograder.helpers import on_wire
 
         rid = str(next(self._ids))
         data = io.BytesIO()
