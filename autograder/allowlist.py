@@ -113,6 +113,20 @@ def package_entries() -> dict[Path, list[Path]]:
     return shown
 
 
+def linked_folders() -> list[Path]:
+    """The package folders of the worker's distributions that are none of the runtime's site folders.
+
+    Such a folder is on the grader's path through a ``.pth`` file of a site folder, which
+    the worker is not shown (only the allowlisted packages' own entries are), so the
+    sandbox names it on the worker's ``PYTHONPATH`` instead.
+
+    Returns:
+        The folders, sorted.
+    """
+    own = set(site_folders())
+    return sorted(folder for folder in package_entries() if folder not in own)
+
+
 def _mount_points(path: Path) -> list[str]:
     return [arg for parent in reversed(path.parents[:-1]) for arg in ("--dir", str(parent))]
 

@@ -1,7 +1,7 @@
 """``fundiff-gradescope OUT.zip``: build the Gradescope autograder zip of fundiff's course.
 
 The zip holds ``setup.sh``, ``run_autograder`` and ``source/`` (the parts of this
-repository the grader needs: fundiff, the autograder, the notebook specs).
+repository the grader needs: fundiff, and the autograder with its graded table).
 
 ``setup.sh`` runs once, as root, when Gradescope builds the image: it installs
 bubblewrap (used where the image lets it run), fundiff with its autograder into
@@ -29,8 +29,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "fundiff", "autograder", "solutions/src",
-           "solutions/build_course.py", "solutions/build_student_wheel.py")  # fmt: skip
+SOURCES = ("pyproject.toml", "README.md", "fundiff", "autograder")  # the graded table inside
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when the autograder image is built.

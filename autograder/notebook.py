@@ -12,8 +12,8 @@ import re
 import sys
 from typing import Any
 
+from autograder.helpers import on_wire
 from autograder.sandbox import Outcome
-from autograder.toys import on_wire
 from autograder.worker import Session
 
 

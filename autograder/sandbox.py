@@ -1,10 +1,17 @@
 """Running a submission's functions in a confined worker process (``autograder/worker.py``).
+Longer than 300 lines because ``Sandbox`` is one life cycle (start, load, call, time,
+restart, stop) whose steps share the worker's state; what stands apart is elsewhere:
+the worker's processes in ``autograder.processes``, its confinement in
+``autograder.confinement`` and ``autograder.allowlist``, its users in ``autograder.users``.
 
 The worker is started under the grader's confinement (``autograder.confinement``):
 as a uid of its own where the grader is root, under bubblewrap with an allowlist
 of paths where that works. Everywhere it also runs with resource limits (data
 segment, file size, CPU time, processes) in a session of its own, with a clean
-environment.
+environment built here, whose ``PYTHONPATH`` is the worker's whole import path ahead
+of the interpreter's own: the student build, then the worker's code
+(``autograder.worker``), then any package folder the grader reaches through a ``.pth``
+file that bubblewrap does not show; neither grader nor worker edits ``sys.path``.
 
 Nothing passes through the file system: the submission's code and each request
 go to the worker's stdin, and each answer comes back on a pipe, as framed
@@ -43,12 +50,19 @@ from typing import TYPE_CHECKING, Any
 
 from autograder import users
 from autograder.confinement import Confinement
+from autograder.processes import CpuMeter, alive, descendants
 
 if TYPE_CHECKING:
     import torch
 
 PACKAGE = Path(__file__).resolve().parent
-WORKER_FILES = ("worker.py", "toys.py", "users.py")  # all of the grader the worker sees
+WORKER_FILES = (
+    "worker.py",
+    "helpers.py",
+    "toys.py",
+    "watched.py",
+    "users.py",
+)  # all of the grader the worker sees
 MEMORY_BYTES = 6 * 2**30  # data segment: a memory bomb fails inside the worker
 FILE_BYTES = 64 * 2**20  # largest file the worker may write (its output log included)
 CPU_SECONDS = 1800  # the worker process's whole life
@@ -60,7 +74,6 @@ LOAD_CPU_SECONDS = (
 RESTARTS = 8
 HEADER_BYTES = 64 * 1024
 ANSWER_BYTES = 256 * 2**20  # the checks' largest answer (a UNet's output) is a few MB
-CLOCK = os.sysconf("SC_CLK_TCK")
 DIED = "the submission's process ended (exit, crash or memory limit)"
 
 
@@ -78,87 +91,6 @@ class Outcome:
     def ok(self) -> bool:
         """Whether the call returned a value."""
         return self.error is None
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError, ValueError):
-            found += [int(c) for c in task.read_text().split()]
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc).
-
-    Args:
-        pid: the root of the tree.
-
-    Returns:
-        Their pids.
-    """
-    found, frontier = [], [pid]
-    while frontier:
-        nxt = [c for p in frontier for c in _children(p)]
-        found += nxt
-        frontier = nxt
-    return found
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """``pid``'s state letter, start time and CPU ticks (its own and its waited-for children's); None: gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[19]), sum(int(f) for f in fields[11:15])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _now_ticks() -> int:
-    """Clock ticks since boot, the unit of a process's start time in /proc."""
-    return int(float(Path("/proc/uptime").read_text().split()[0]) * CLOCK)
-
-
-class CpuMeter:
-    """The CPU seconds a changing set of processes spent since the meter was made.
-
-    Each process counts from the meter's start, or from its own if it began later,
-    wherever it is first seen: /proc lists a process's children unreliably while
-    they run, and a process seen late must not bring in what it spent before.
-    """
-
-    def __init__(self) -> None:
-        self.since = _now_ticks()
-        self._base: dict[tuple[int, int], int] = {}  # (pid, start): ticks when first seen
-
-    def measure(self, pids: list[int]) -> tuple[float, bool]:
-        """The seconds spent since the start, and whether any process runs or waits for the disk now.
-
-        Args:
-            pids: the processes to count.
-
-        Returns:
-            (CPU seconds, busy): busy is True while one is runnable (R) or in disk wait (D),
-            so that a call waiting for a busy machine is not taken for one that computes nothing.
-        """
-        ticks, busy = 0, False
-        for pid in pids:
-            found = _stat(pid)
-            if found is None:
-                continue
-            state, start, spent = found
-            base = self._base.setdefault((pid, start), spent if start < self.since else 0)
-            ticks += spent - base
-            busy = busy or state in ("R", "D")
-        return ticks / CLOCK, busy
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie has finished)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _limits(uid: int | None, drop: bool, processes: int) -> None:
@@ -302,7 +234,8 @@ class Sandbox:
                     self._user.close()  # the uid is given back
 
     def _command(self, fd: int) -> list[str]:
-        python = [sys.executable, "-I", str(self.worker_dir / "worker.py"), str(self.scratch), str(self.copy),
+        # not -I: its -E would drop PYTHONPATH, the worker's import path (``_start``'s environment)
+        python = [sys.executable, "-s", "-P", str(self.worker_dir / "worker.py"), str(self.scratch), str(self.copy),
                   str(fd), self.device, "-" if self.uid is None or not self.confinement.bwrap else str(self.uid)]  # fmt: skip
         if not self.confinement.bwrap:
             return python
@@ -312,11 +245,23 @@ class Sandbox:
                                   as_root=os.geteuid() == 0)  # fmt: skip
         return [self.confinement.bwrap, *options, "--chdir", str(self.scratch), *python]
 
+    def _import_path(self) -> list[Path]:
+        """The worker's import path ahead of the interpreter's own (its ``PYTHONPATH``): the student
+        build, then the worker's code, then, under bubblewrap, the package folders that reach the
+        grader through a ``.pth`` file the worker is not shown (``allowlist.linked_folders``)."""
+        path = [self.copy, self.worker_dir]
+        if self.confinement.bwrap:
+            from autograder.allowlist import linked_folders
+
+            path += linked_folders()
+        return path
+
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
                "OMP_NUM_THREADS": str(self.threads), "OMP_WAIT_POLICY": "PASSIVE", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-               "MPLCONFIGDIR": str(self.scratch), "USER": "student"}  # fmt: skip
+               "MPLCONFIGDIR": str(self.scratch), "USER": "student",
+               "PYTHONPATH": os.pathsep.join(map(str, self._import_path()))}  # fmt: skip
         # under bubblewrap the worker drops to its uid itself
         drop = self.uid is not None and not self.confinement.bwrap
         # its own uid runs nothing else; sharing the grader's, it may add this many to what runs already
@@ -387,7 +332,7 @@ class Sandbox:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, 9)
             deadline = time.monotonic() + 30
-            while any(_alive(p) for p in inner) and time.monotonic() < deadline:
+            while any(alive(p) for p in inner) and time.monotonic() < deadline:
                 time.sleep(0.02)
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()  # type: ignore[union-attr]
@@ -492,7 +437,7 @@ class Sandbox:
             return failed
         import torch
 
-        from autograder.toys import on_wire
+        from autograder.helpers import on_wire
 
         rid = str(next(self._ids))
         data = io.BytesIO()

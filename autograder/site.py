@@ -18,13 +18,13 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
+from autograder.course import graded, student
+from autograder.course.graded import notebook_imports
+
 STALE_SECONDS = 24 * 3600  # a build unused this long is removed when another is made
 
 
@@ -36,15 +36,12 @@ def student_site(cache: Path | None = None) -> Path:
         cache: the folder of built sites; None: ``~/.cache/fundiff/autograder``.
 
     Returns:
-        The site, ``cache / "student-HASH"``, HASH from fundiff's and the notebooks'
-        sources.
+        The site, ``cache / "student-HASH"``, HASH from fundiff's sources, the graded
+        table and the code that builds the site.
     """
-    sys.path.insert(0, str(SOLUTIONS))
-    from build_student_wheel import build_tree
-
     digest = hashlib.sha256()
-    sources = sorted((ROOT / "fundiff").rglob("*.py")) + sorted((SOLUTIONS / "src").glob("*.py"))
-    for path in [*sources, Path(__file__)]:
+    sources = sorted(student.fundiff_folder().rglob("*.py"))
+    for path in [*sources, graded.TABLE, Path(student.__file__), Path(__file__)]:
         digest.update(path.read_bytes())
     from fundiff.diffusion.rules import course_rule
 
@@ -57,7 +54,7 @@ def student_site(cache: Path | None = None) -> Path:
             tempfile.mkdtemp(prefix=site.name + ".", dir=cache)
         )  # graders building at once each get one
         try:
-            build_tree(partial)
+            student.student_package(partial)
             _grading_assets(partial / "grading")
             # bytecode compiled once here: the worker may not write beside the sources, and would
             # otherwise compile the whole student build each time it starts
@@ -169,30 +166,6 @@ def _grading_assets(folder: Path) -> None:
     export_network(model.float(), folder / "mnist_flow_class.pt2")
 
 
-@functools.cache
-def _notebook_imports() -> tuple[ast.stmt, ...]:
-    """Every import the notebooks' own (ungraded) code cells make, in order, once each."""
-    sys.path.insert(0, str(SOLUTIONS))
-    from build_course import ASSIGNMENTS, parse_spec
-
-    found: dict[str, ast.stmt] = {}
-    for name in ASSIGNMENTS:
-        for cell in parse_spec((SOLUTIONS / "src" / f"{name}.py").read_text()):
-            if cell.kind != "code":
-                continue
-            try:
-                tree = ast.parse("\n".join(cell.lines))
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                if (
-                    isinstance(node, (ast.Import, ast.ImportFrom))
-                    and getattr(node, "module", None) != "__future__"
-                ):
-                    found.setdefault(ast.unparse(node), node)
-    return tuple(found.values())
-
-
 def preamble(code: str) -> str:
     """The notebooks' imports that ``code`` (a submission's graded code) uses, for it to run on.
 
@@ -211,7 +184,7 @@ def preamble(code: str) -> str:
     except SyntaxError:
         used = set()
     lines = ["from __future__ import annotations"]
-    for node in _notebook_imports():
+    for node in notebook_imports():
         bound = {(a.asname or a.name).split(".")[0] for a in node.names}  # type: ignore[attr-defined]
         if bound & used:
             # each guarded: a display-only import (IPython) may be absent where grading runs

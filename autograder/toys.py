@@ -1,17 +1,15 @@
-"""Small known models the checks hand to a submission's functions, and the ``Helper`` that names them.
+"""Small known models the checks hand to a submission's functions, built by name (``factories``).
 
 A check cannot pickle a function into the confined worker, so it names one of
-these with parameters (``Helper("toy_backend", (True,))``); the worker and the
-grading process each build it from the same parameters, so the submission and
+these with parameters (``Helper("toy_backend", (True,))``, ``autograder.helpers``); the
+worker and the grading process each build it from the same parameters, so the submission and
 fundiff's reference see the same model. Every toy is cheap, deterministic and
 depends on all of its inputs, so a function that drops or mixes one up gives a
 different result. Every toy works on any device, "meta" included (no values:
 the checks run each function once on "meta" to see where it makes tensors).
 
 ``Helper("watched", (tensor,))`` hands a function a copy of ``tensor`` that
-refuses to be changed: an in-place operation on it, or on a view of it, raises
-``InputChanged`` naming the operation, so the answer says where the submission
-changed its caller's tensor.
+refuses to be changed (``autograder.watched``).
 
 This module runs inside the worker: it imports only torch and the parts of
 fundiff that the student build leaves whole.
@@ -20,115 +18,15 @@ fundiff that the student build leaves whole.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-
-class InputChanged(RuntimeError):
-    """A graded function changed, in place, a tensor it was handed."""
-
-
-_IN_PLACE_DUNDERS = frozenset({
-    "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__",
-    "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__", "__imatmul__",
-})  # fmt: skip
-_METADATA_ONLY = frozenset({"requires_grad_", "detach_", "share_memory_"})  # change no value
-_SPELLED = {"__setitem__": "x[...] = ...", "__iadd__": "+=", "__isub__": "-=", "__imul__": "*=",
-            "__itruediv__": "/=", "__ifloordiv__": "//=", "__ipow__": "**=", "__imatmul__": "@="}  # fmt: skip
-
-
-def _changes_in_place(name: str, kwargs: dict[str, Any]) -> bool:
-    """Whether the torch function ``name`` called with ``kwargs`` writes into its first argument."""
-    if name in _IN_PLACE_DUNDERS or kwargs.get("inplace") is True:
-        return True
-    return name.endswith("_") and not name.startswith("_") and name not in _METADATA_ONLY
-
-
-def _storage(t: torch.Tensor) -> int | None:
-    """An id of the memory ``t`` views (shared by a tensor and its views, on "meta" too)."""
-    try:
-        with torch._C.DisableTorchFunctionSubclass():
-            return t.untyped_storage()._cdata
-    except (RuntimeError, NotImplementedError):
-        return None
-
-
-class Watched(torch.Tensor):
-    """A tensor that refuses in-place changes to its values, and to those of its views.
-
-    Results that share its memory (views, ``detach()``, ``to()`` that copies nothing)
-    are ``Watched`` too; every other result is a plain tensor, so a function computes
-    on it as on any tensor.
-    """
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN206
-        kwargs = kwargs or {}
-        name = getattr(func, "__name__", "")
-        written = [args[0]] if args and _changes_in_place(name, kwargs) else []
-        out = kwargs.get("out")
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        for target in written + outs:
-            if isinstance(target, Watched):
-                how = _SPELLED.get(name, f"{name}, inplace=True" if kwargs.get("inplace") else name)
-                how = f"{name}(..., out=...)" if any(target is o for o in outs) else how
-                raise InputChanged(
-                    f"it changed a tensor it was given, in place ({how}); the caller's "
-                    "tensors must stay as they were: compute a new tensor (x = x * a, not x *= a or "
-                    "x.mul_(a)), or change a copy (x = x.clone())"
-                )
-        flat = [a for arg in [*args, *kwargs.values()]
-                for a in (arg if isinstance(arg, (list, tuple)) else [arg])]  # fmt: skip
-        watched = {_storage(a) for a in flat if isinstance(a, Watched)} - {None}
-        with torch._C.DisableTorchFunctionSubclass():
-            result = func(*args, **kwargs)
-        return _rewatch(result, watched)
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        """Saved (``torch.save``, pickle) as the plain tensor it is."""
-        with torch._C.DisableTorchFunctionSubclass():
-            plain = self.as_subclass(torch.Tensor)
-        return plain.__reduce_ex__(protocol)
-
-
-def _rewatch(value: Any, watched: set[int]) -> Any:
-    """``value`` with the tensors that share memory with a watched one ``Watched``, the others plain."""
-    if isinstance(value, torch.Tensor):
-        shares = bool(watched) and _storage(value) in watched
-        if shares and not isinstance(value, Watched):
-            with torch._C.DisableTorchFunctionSubclass():
-                return value.as_subclass(Watched)
-        if not shares and isinstance(value, Watched):
-            with torch._C.DisableTorchFunctionSubclass():
-                return value.as_subclass(torch.Tensor)
-        return value
-    if type(value) in (list, tuple):
-        return type(value)(_rewatch(v, watched) for v in value)
-    return value
-
-
-def watch(tensor: torch.Tensor) -> torch.Tensor:
-    """A copy of ``tensor`` that raises ``InputChanged`` when it, or a view of it, is changed in place.
-
-    Args:
-        tensor: any tensor, on any device.
-
-    Returns:
-        A ``Watched`` copy, with the values, dtype and device of ``tensor``.
-    """
-    with torch._C.DisableTorchFunctionSubclass():
-        return tensor.detach().clone().as_subclass(Watched)
-
-
-@dataclass(frozen=True)
-class Helper:
-    """A function argument built where it is used, from ``args`` (see ``FACTORIES``)."""
-
-    name: str
-    args: tuple[Any, ...] = ()
+if __package__:  # the grading process
+    from autograder.watched import watch
+else:  # the worker, its own folder on its PYTHONPATH (``autograder.worker``)
+    from watched import watch  # type: ignore[no-redef]
 
 
 def _pattern(shape: tuple[int, ...], device: torch.device | str) -> torch.Tensor:
@@ -399,49 +297,3 @@ def factories(
         "guided_digits": lambda labels, scale: _guided_digits(labels, scale, str(device)),
         "shipped_flow_class": shipped_flow_class,
     }
-
-
-def resolve(value: Any, built: dict[str, Callable[..., Any]], device: torch.device | str) -> Any:
-    """``value`` with every helper built and its tensors on ``device``.
-
-    Args:
-        value: an argument: a ``Helper``, a helper dict from the wire, a tensor, or a
-            list, tuple or dict of them (nested); anything else passes through.
-        built: the builders, from ``factories``.
-        device: where tensors are moved.
-
-    Returns:
-        ``value`` with helpers built and tensors on ``device``; tuples become lists.
-    """
-    if isinstance(value, Helper):
-        value = {"__helper__": value.name, "args": list(value.args)}
-    if isinstance(value, dict) and "__helper__" in value:
-        args = [resolve(a, built, device) for a in value.get("args", [])]
-        return built[value["__helper__"]](*args)
-    if isinstance(value, dict):
-        return {k: resolve(v, built, device) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [resolve(v, built, device) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    return value
-
-
-def on_wire(value: Any) -> Any:
-    """``value`` with ``Helper``s as plain dicts, ready for ``torch.save``.
-
-    Args:
-        value: an argument: a ``Helper``, or a list, tuple or dict holding them (nested);
-            anything else passes through.
-
-    Returns:
-        ``value`` with each ``Helper`` as ``{"__helper__": name, "args": [...]}``; tuples
-        become lists.
-    """
-    if isinstance(value, Helper):
-        return {"__helper__": value.name, "args": [on_wire(a) for a in value.args]}
-    if isinstance(value, (list, tuple)):
-        return [on_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {k: on_wire(v) for k, v in value.items()}
-    return value

@@ -1,17 +1,21 @@
 """The process that runs a submission's code: one request at a time, verdicts never made here.
 
-Started by ``autograder.sandbox`` as ``python -I worker.py SCRATCH STUDENT_SITE FD DEVICE UID``
-from a folder holding this file, ``toys.py`` and ``users.py`` (nothing else of the
-grader). Where UID is a number (a root grader under bubblewrap) it first becomes
-that user for good. It puts the student build of fundiff (graded bodies stubbed,
-no reference code) first on sys.path, then reads frames from stdin: a JSON header
-line ``{"id", "op", "size"}`` and ``size`` bytes. The first frame (op ``load``)
-holds the submission's code, which it runs into a namespace; each later one holds
-a ``torch.save`` payload of a request. Each answer is one frame on file
-descriptor FD: a header ``{"id", "ok", "size", ...}`` and the result's
-``torch.save`` bytes, or the error's type, message and line. The submission's
-own prints go to SCRATCH/output.log. ``Session`` also serves the notebooks' own
-checks in-process.
+Started by ``autograder.sandbox`` as ``python -s -P worker.py SCRATCH STUDENT_SITE FD DEVICE
+UID`` from a folder holding this file, ``helpers.py``, ``toys.py``, ``watched.py`` and
+``users.py`` (nothing else of the grader). Its import path is its isolation contract, set by the
+sandbox before it starts and never changed here: the environment is the sandbox's own,
+built from nothing, and its ``PYTHONPATH`` names STUDENT_SITE, the student build of
+fundiff (graded bodies stubbed, no reference code), then this folder (then, under
+bubblewrap, any package folder the grader reaches through a ``.pth`` file, which the
+worker is not shown); ``-s`` and ``-P`` keep the user's site-packages and the working
+folder off the path, as ``-I`` would. Where UID is a number (a root grader under
+bubblewrap) it first becomes that user for good. It then reads frames from stdin: a
+JSON header line ``{"id", "op", "size"}`` and ``size`` bytes. The first frame (op
+``load``) holds the submission's code, which it runs into a namespace; each later one
+holds a ``torch.save`` payload of a request. Each answer is one frame on file
+descriptor FD: a header ``{"id", "ok", "size", ...}`` and the result's ``torch.save``
+bytes, or the error's type, message and line. The submission's own prints go to
+SCRATCH/output.log. ``Session`` also serves the notebooks' own checks in-process.
 
 Requests (``op``):
 
@@ -36,13 +40,11 @@ import traceback
 from typing import Any, BinaryIO
 
 if __package__:  # the grading process, or a notebook's own checks
-    from autograder import toys, users
-else:  # the worker, run with -I from its own folder (no other part of the grader is there)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from autograder import helpers, toys, users
+else:  # the worker, its own folder on its PYTHONPATH (no other part of the grader is there)
+    import helpers  # type: ignore[no-redef]
     import toys  # type: ignore[no-redef]
     import users  # type: ignore[no-redef]
-
-    del sys.path[0]
 
 
 class Session:
@@ -68,8 +70,8 @@ class Session:
         target = self.target
         if target not in self.helpers:
             self.helpers[target] = toys.factories(target, self.grading_assets)
-        args = toys.resolve(payload.get("args", []), self.helpers[target], target)
-        kwargs = toys.resolve(payload.get("kwargs", {}), self.helpers[target], target)
+        args = helpers.resolve(payload.get("args", []), self.helpers[target], target)
+        kwargs = helpers.resolve(payload.get("kwargs", {}), self.helpers[target], target)
         return args, kwargs
 
     def handle(self, rid: str, op: str, payload: dict[str, Any]) -> Any:
@@ -247,7 +249,6 @@ def main() -> None:
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
     sys.stdin = open(os.devnull)  # noqa: SIM115 (the submission reads nothing of the requests)
-    sys.path.insert(0, site)
     os.chdir(scratch)
     first = _frame(
         requests

@@ -52,20 +52,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine import machine  # this script's folder, first on the path of ``python benchmarks/...``
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.machine import machine  # noqa: E402
-from fundiff.assets import asset_path  # noqa: E402
-from fundiff.data import load_mnist  # noqa: E402
-from fundiff.device import resolve_device  # noqa: E402
-from fundiff.evaluation.evaluate import evaluate  # noqa: E402
-from fundiff.evaluation.metrics import shipped_classifier  # noqa: E402
-from fundiff.sampling.fast import sample_class_conditional_fast  # noqa: E402
-from fundiff.sampling.flow import sample_class_conditional  # noqa: E402
-from fundiff.training.config import recipe, train_command  # noqa: E402
-from fundiff.training.loop import train  # noqa: E402
-from fundiff.training.weights import load_model_file  # noqa: E402
+from fundiff.assets import asset_path
+from fundiff.data import load_mnist
+from fundiff.device import resolve_device
+from fundiff.evaluation.evaluate import evaluate
+from fundiff.evaluation.metrics import shipped_classifier
+from fundiff.sampling.fast import sample_class_conditional_fast
+from fundiff.sampling.flow import sample_class_conditional
+from fundiff.training.config import recipe, train_command
+from fundiff.training.loop import train
+from fundiff.training.weights import load_model_file
 
 GUIDANCES = (5.0, 1.0)
 # the same samples: under 1% of the pixel range apart on average, and read as the same digit

@@ -17,19 +17,15 @@ import argparse
 import datetime as dt
 import json
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from machine import cpu_name  # this script's folder, first on the path of ``python benchmarks/...``
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.machine import cpu_name  # noqa: E402 (after the path insert)
-from fundiff.device import resolve_device  # noqa: E402
-from fundiff.training.config import recipe  # noqa: E402
-from fundiff.training.loop import train  # noqa: E402
+from fundiff.device import resolve_device
+from fundiff.training.config import recipe
+from fundiff.training.loop import train
 
 
 def main() -> None:

@@ -35,7 +35,8 @@ from typing import Any
 import pytest
 import torch
 
-from autograder.checks.conftest import differs, expect_shape, max_diff, once, size_of, tolerance
+from autograder.checks.compare import differs, expect_shape, max_diff, size_of, tolerance
+from autograder.checks.conftest import once
 
 K = 6.0  # standard deviations of a statistic before a verdict
 SEEDS = (1001, 2002)  # the seeds the law is judged at

@@ -1,6 +1,9 @@
 """Part A's checks: every graded function of the notebook against fundiff's reference.
+Longer than 300 lines because an assignment's checks are one pytest module:
+``autograder.runner`` collects one module per assignment, and each check's node id
+in it is the id of its graded test cell in the built notebooks (a split renames them).
 
-Tolerances come from ``conftest.tolerance``: a formula is one step, a loop one step
+Tolerances come from ``compare.tolerance``: a formula is one step, a loop one step
 per denoising step (inpainting two: each step also re-noises the original).
 
 The step of iterative denoising follows the course's rule (``fundiff.diffusion.rules``):
@@ -20,21 +23,17 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from autograder.checks.conftest import (
-    check,
+from autograder.checks.compare import (
     expect_close,
     expect_shape,
-    for_rule,
-    generator,
     guidance_mistakes,
     max_diff,
-    prediction_of,
-    run,
     tolerance,
-    value_of,
 )
+from autograder.checks.conftest import check, for_rule, generator, prediction_of, run, value_of
 from autograder.checks.draws import Drawn, Run, expect_drawn
-from autograder.toys import Helper, ToyBackend, factories
+from autograder.helpers import Helper
+from autograder.toys import ToyBackend, factories
 from fundiff.backends.base import Prediction
 from fundiff.diffusion import cfg, denoise, edit, forward, illusions, rules
 from fundiff.diffusion.views import View

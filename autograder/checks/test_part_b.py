@@ -1,4 +1,7 @@
 """Part B's checks: the UNet's blocks and models, the objectives and the samplers, against fundiff's reference.
+Longer than 300 lines because an assignment's checks are one pytest module:
+``autograder.runner`` collects one module per assignment, and each check's node id
+in it is the id of its graded test cell in the built notebooks (a split renames them).
 
 Modules are compared by building the student's class and fundiff's under the
 same arguments, checking that their parameters have the write-up's shapes in
@@ -6,7 +9,7 @@ the write-up's order, copying the reference's weights into the student's, and
 comparing outputs on the same input in training mode (BatchNorm on batch
 statistics) and in eval mode. float32 convolutions summed in another order
 differ by ~1e-6 per layer; a UNet of ~20 layers gets 1e-3, a block 1e-4.
-Formulas and Euler loops get ``conftest.tolerance`` (one step per Euler step).
+Formulas and Euler loops get ``compare.tolerance`` (one step per Euler step).
 Functions that draw are judged by ``draws.expect_drawn``: the reference's draws
 pass at once, other draw orders by what does not depend on the order.
 """
@@ -20,22 +23,20 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autograder.checks.compare import expect_close, expect_shape, guidance_mistakes, tolerance
 from autograder.checks.conftest import (
     check,
-    expect_close,
-    expect_shape,
     generator,
-    guidance_mistakes,
     module_on_meta,
     returned,
     run,
     same_layers,
-    tolerance,
     value_of,
     watched,
 )
 from autograder.checks.draws import Drawn, K, expect_drawn
-from autograder.toys import Helper, factories
+from autograder.helpers import Helper
+from autograder.toys import factories
 from fundiff.guidance import classifier_free_guidance
 from fundiff.models import blocks, unet
 from fundiff.objectives import denoiser, flow

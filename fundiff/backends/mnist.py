@@ -31,7 +31,7 @@ PROMPTS: tuple[str, ...] = tuple(str(d) for d in range(10)) + ("",)
 WEIGHTS_ASSET = "mnist_diffusion.safetensors"
 EXPORTED_ASSET = "mnist_diffusion.pt2"
 """The same network as a ``torch.export`` program: shipped only in the student build
-(``solutions/build_student_wheel.py``), whose UNet classes are the students' to write."""
+(``autograder.course.student``), whose UNet classes are the students' to write."""
 
 
 class BackendError(Exception):

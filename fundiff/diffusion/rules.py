@@ -20,7 +20,7 @@ estimate ``x0_hat = (x_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t)``:
   model's learned variance); checked against diffusers' ``DDPMScheduler``.
 
 The course's rule is ``COURSE_RULE`` below, or ``FUNDIFF_RULE`` in the environment
-(``writeup`` or ``ddpm``): the notebooks are built with it (``solutions/build_course.py``),
+(``writeup`` or ``ddpm``): the notebooks are built with it (``autograder.course.build``),
 ``fundiff-grade`` grades with it, and ``fundiff part-a`` and ``fundiff demo`` draw with it
 unless ``--rule`` says otherwise. ``using(rule)`` scopes another rule to a block.
 """

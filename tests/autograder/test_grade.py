@@ -30,8 +30,8 @@ def solution_code_under(rule: str, part: str, folder: Path) -> str:
     from autograder.submission import graded_code
 
     target = folder / f"{part}_{rule}.ipynb"
-    build = ("import sys, nbformat; sys.path.insert(0, 'solutions'); import build_course as b; "
-             f"nbformat.write(b.build_notebook(b.parse_spec((b.SOURCES / '{part}.py').read_text()), '{part}'), "
+    build = ("import nbformat; from autograder.course import build as b, spec; "
+             f"nbformat.write(b.build_notebook(spec.parse_spec((b.SOURCES / '{part}.py').read_text()), '{part}'), "
              f"{str(target)!r})")  # fmt: skip
     subprocess.run([sys.executable, "-c", build], check=True, cwd=ROOT, env={**os.environ, "FUNDIFF_RULE": rule},
                    timeout=600)  # fmt: skip

@@ -1,30 +1,21 @@
-"""Build the course notebooks: nbgrader source notebooks in solutions/, student release in course/.
+"""Build the course from its specs: nbgrader source notebooks, student release, graded table.
 
-Each assignment is written once, as a percent-format script ``solutions/src/NAME.py``:
-
-- ``# %% [markdown]``: a markdown cell (each line's leading ``# `` removed);
-- ``# %%``: a code cell, as written;
-- ``# %% [graded] ID points=N ref=module.name,module.name``: a graded code cell
-  holding fundiff's reference code of each named function or class, copied from
-  its source when the notebook is built (so it exists once, in fundiff). Every
-  function body (every method body, for a class) goes between
-  ``### BEGIN SOLUTION`` and ``### END SOLUTION``; signatures and docstrings stay;
-- ``# %% [tests] ID``: a locked cell of quick checks students can run (a grade cell of 0 points,
-  so ``nbgrader validate`` reports it);
-- ``# %% [answer] ID points=N``: a written-response markdown cell; its text is the model answer.
-
-Any cell header may end in ``rule=NAME``: the cell is kept only when NAME is the course's
-update rule (``fundiff.diffusion.rules.course_rule()``: ``COURSE_RULE``, or ``FUNDIFF_RULE``),
-so the notebook teaches, and the grader grades, the one step the course chose.
+Each assignment is written once, as a percent-format spec ``solutions/src/NAME.py``
+(its cells: ``autograder.course.spec``). In a graded cell's notebook code, every
+function body (every method body, for a class) of fundiff's reference goes between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``; signatures and docstrings stay. A
+``tests`` cell is a grade cell of 0 points, so ``nbgrader validate`` reports it.
 
 After each graded cell (and its quick checks) come its graded test cells: one
 per autograder check of that cell (``autograder/checks``), worth the check's
 points, whose hidden body runs the check (``autograder.notebook.check``), so
 ``nbgrader autograde`` and ``fundiff-grade`` give the same points.
 
-``python solutions/build_course.py`` writes ``solutions/NAME/NAME.ipynb`` and,
-through nbgrader's own ``generate_assignment``, ``course/NAME/NAME.ipynb``.
-``--check`` rebuilds into a scratch folder and exits 1 if anything committed differs.
+``python -m autograder.course.build``, from the repository's root (or with ``--root``),
+writes ``solutions/NAME/NAME.ipynb``, through nbgrader's own ``generate_assignment``
+``course/NAME/NAME.ipynb``, and the graded-reference table the grader ships
+(``autograder/course/graded.json``, ``autograder.course.graded``). ``--check`` rebuilds
+into a scratch folder and exits 1 if anything committed differs.
 """
 
 from __future__ import annotations
@@ -41,56 +32,17 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from autograder.course.graded import TABLE_IN_REPOSITORY, dump_table, make_table
+from autograder.course.spec import ASSIGNMENTS, Cell, parse_spec
 
 if TYPE_CHECKING:
     import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the autograder, whose checks become the graded test cells
-SOURCES = ROOT / "solutions" / "src"
-ASSIGNMENTS = ("part_a", "part_b")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-_HEADER = re.compile(r"^# %%(?: \[(\w+)\])?(.*)$")
-
-
-@dataclass
-class Cell:
-    """One cell of a spec: its kind, nbgrader id and points, and its text."""
-
-    kind: str  # "markdown", "code", "graded", "tests" or "answer"
-    grade_id: str = ""
-    rule: str | None = None  # the update rule the cell belongs to; None: every rule
-    points: int = 0
-    refs: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-
-
-def parse_spec(text: str, rule: str | None = None) -> list[Cell]:
-    """The cells of a percent-format spec that belong to ``rule`` (None: the course's rule)."""
-    from fundiff.diffusion.rules import check_rule, course_rule
-
-    rule = check_rule(rule) if rule is not None else course_rule()
-    cells: list[Cell] = []
-    for line in text.splitlines():
-        m = _HEADER.match(line)
-        if m:
-            kind, rest = m.group(1) or "code", m.group(2).split()
-            cell = Cell(kind)
-            if kind in ("graded", "tests", "answer"):
-                cell.grade_id, rest = rest[0], rest[1:]
-            opts = dict(word.split("=", 1) for word in rest if "=" in word)
-            cell.points = int(opts.get("points", 0))
-            cell.refs = [r for r in opts.get("ref", "").split(",") if r]
-            cell.rule = check_rule(opts["rule"], "the rule of a cell") if "rule" in opts else None
-            cells.append(cell)
-        elif cells and cells[-1].kind == "graded" and line.startswith("# ref="):
-            cells[-1].refs += [r for r in line.removeprefix("# ref=").split(",") if r]
-        elif cells:
-            cells[-1].lines.append(line)
-    return [c for c in cells if c.rule in (None, rule)]
+SOURCES = Path("solutions", "src")  # the specs, under the repository's root
 
 
 def _strip_comment(lines: list[str]) -> str:
@@ -210,17 +162,31 @@ def _meta(c: Cell, *, grade: bool, solution: bool, locked: bool = False) -> dict
     return meta
 
 
-def build(root: Path) -> None:
-    """Write solutions/ and course/ under ``root`` (the repository, or a scratch copy)."""
+def build(root: Path, out: Path | None = None) -> list[Path]:
+    """Build the course from the specs of the repository ``root`` into ``out``.
+
+    Args:
+        root: the repository, holding ``solutions/src``.
+        out: where ``solutions/``, ``course/`` and the table go; None: ``root``.
+
+    Returns:
+        The files written, relative to ``out``.
+
+    Raises:
+        subprocess.CalledProcessError: nbgrader's ``generate_assignment`` failed.
+    """
     import nbformat
 
+    out = root if out is None else out
+    written = []
     with tempfile.TemporaryDirectory() as scratch:
         course_dir = Path(scratch)
         for name in ASSIGNMENTS:
-            nb = build_notebook(parse_spec((SOURCES / f"{name}.py").read_text()), name)
-            target = root / "solutions" / name / f"{name}.ipynb"
+            nb = build_notebook(parse_spec((root / SOURCES / f"{name}.py").read_text()), name)
+            target = out / "solutions" / name / f"{name}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)
+            written.append(target.relative_to(out))
             source = course_dir / "source" / name
             source.mkdir(parents=True)
             shutil.copy(target, source / target.name)
@@ -235,38 +201,55 @@ def build(root: Path) -> None:
         )  # fmt: skip
         for name in ASSIGNMENTS:
             release = course_dir / "release" / name / f"{name}.ipynb"
-            target = root / "course" / name / f"{name}.ipynb"
+            target = out / "course" / name / f"{name}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(release, target)
+            written.append(target.relative_to(out))
+    table = out / TABLE_IN_REPOSITORY
+    table.parent.mkdir(parents=True, exist_ok=True)
+    table.write_text(dump_table(make_table(root / SOURCES)))
+    written.append(TABLE_IN_REPOSITORY)
+    return written
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit 1 if solutions/ or course/ is stale")
-    args = p.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.course.build [--check] [--root ROOT]``.
+
+    Args:
+        argv: the command-line arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 once built (or up to date), 1 where ``--check`` finds a stale
+        file, 2 for a root without specs.
+    """
+    p = argparse.ArgumentParser(prog="python -m autograder.course.build",
+                                description=(__doc__ or "").splitlines()[0])  # fmt: skip
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if solutions/, course/ or the graded table is stale")  # fmt: skip
+    p.add_argument("--root", type=Path, default=Path("."),
+                   help="the repository, holding solutions/src (default: the current folder)")  # fmt: skip
+    args = p.parse_args(argv)
+    root = args.root.resolve()
+    if not (root / SOURCES).is_dir():
+        print(f"build: error: {root / SOURCES} is not a folder: run from the repository's root "
+              "or give --root", file=sys.stderr)  # fmt: skip
+        return 2
     if not args.check:
-        build(ROOT)
-        print(
-            "wrote "
-            + ", ".join(f"solutions/{n}/{n}.ipynb and course/{n}/{n}.ipynb" for n in ASSIGNMENTS)
-        )
+        written = build(root)
+        print("wrote " + ", ".join(map(str, written)))
         return 0
     with tempfile.TemporaryDirectory() as scratch:
-        build(Path(scratch))
+        fresh = build(root, Path(scratch))
         stale = [
-            f"{top}/{n}/{n}.ipynb"
-            for top in ("solutions", "course")
-            for n in ASSIGNMENTS
-            if not (ROOT / top / n / f"{n}.ipynb").is_file()
-            or not filecmp.cmp(Path(scratch) / top / n / f"{n}.ipynb", ROOT / top / n / f"{n}.ipynb", shallow=False)
+            str(rel)
+            for rel in fresh
+            if not (root / rel).is_file() or not filecmp.cmp(Path(scratch) / rel, root / rel, shallow=False)
         ]  # fmt: skip
     if stale:
-        print(
-            f"stale: {', '.join(stale)}; run python solutions/build_course.py and commit",
-            file=sys.stderr,
-        )
+        print(f"stale: {', '.join(stale)}; run python -m autograder.course.build and commit",
+              file=sys.stderr)  # fmt: skip
         return 1
-    print("solutions/ and course/ are up to date")
+    print("solutions/, course/ and the graded table are up to date")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Does the sandbox's CPU meter count what a call spent, and tell waiting for itself from waiting for the machine?"""
+"""Does the CPU meter of the worker's processes count what a call spent, and tell waiting for itself from waiting for the machine?"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autograder.sandbox import CpuMeter
+from autograder.processes import CpuMeter
 
 # burns ``argv[1]`` CPU seconds, says so, then sleeps until killed
 BURN_THEN_SLEEP = """

@@ -15,10 +15,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("part_a", "part_b")
-sys.path.insert(0, str(ROOT / "solutions"))
-from build_course import BEGIN, END, parse_spec  # noqa: E402
+from autograder.course.build import BEGIN, END
+from autograder.course.spec import ASSIGNMENTS, parse_spec
+
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,8 @@ def _graded_refs(name: str) -> list[str]:
 
 def test_committed_notebooks_match_a_rebuild() -> None:
     """Does rebuilding solutions/ and course/ (nbgrader generate_assignment) change nothing?"""
-    done = subprocess.run([sys.executable, str(ROOT / "solutions" / "build_course.py"), "--check"],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "autograder.course.build", "--check"],
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     assert done.returncode == 0, done.stderr
 
 
@@ -161,3 +161,11 @@ def test_nbgrader_validate_passes_the_solutions_and_fails_the_release(
     assert "VALIDATION FAILED" in release and "NotImplementedError" in release, release[-2000:]
     for top in ("solutions", "course"):  # and nothing was written beside the repo's notebooks
         assert [p.name for p in (ROOT / top / name).iterdir()] == [f"{name}.ipynb"]
+
+
+def test_a_root_without_specs_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Run where there is no solutions/src, does the build say so in one line and exit 2?"""
+    done = subprocess.run([sys.executable, "-m", "autograder.course.build", "--check"],
+                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "solutions/src" in done.stderr, done.stderr

@@ -17,9 +17,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "solutions"))
-from build_student_wheel import build_wheel, graded_refs  # noqa: E402
+from autograder.course.graded import graded_refs
+from autograder.course.student import build_wheel
+
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 def student_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The student wheel, built and installed (pip --target) into a folder of its own."""
     scratch = tmp_path_factory.mktemp("student")
-    wheel = build_wheel(scratch / "dist")
+    wheel = build_wheel(scratch / "dist", ROOT)
     site = scratch / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True)  # fmt: skip
@@ -105,3 +106,16 @@ def test_the_solved_course_runs_on_the_student_build(
                    resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize("where", ["no_root", "file_out"])
+def test_bad_input_gets_one_line_and_exit_2(where: str, tmp_path: Path) -> None:
+    """Without pyproject.toml and README.md, or with a file for the wheel's folder, does the
+    student build say so in one line and exit 2?"""
+    (tmp_path / "taken").write_text("")
+    args = ["dist"] if where == "no_root" else [str(tmp_path / "taken"), "--root", str(ROOT)]
+    done = subprocess.run([sys.executable, "-m", "autograder.course.student", *args],
+                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (tmp_path / "dist").exists()
