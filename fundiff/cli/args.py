@@ -84,9 +84,11 @@ def _wording(kind: type[int] | type[float], low: float | None, high: float | Non
     noun = "an integer" if kind is int else "a number"
     if low == (1 if kind is int else 0) and high is None:
         return f"expected a positive {noun.split()[-1]}"
-    above = "" if low is None else (f" >= {low}" if kind is int else f" > {low:g}")
-    below = "" if high is None else f" <= {high}"
-    return f"expected {noun}{above}{below}"
+    if kind is int and low is not None and high is not None:
+        return f"expected {noun} from {low} to {high}"
+    bounds = [f">= {low}" if kind is int else f"> {low:g}"] if low is not None else []
+    bounds += [f"<= {high:g}"] if high is not None else []
+    return " ".join([f"expected {noun}", " and ".join(bounds)]).strip()
 
 
 positive_int = number(int, low=1)
