@@ -143,7 +143,7 @@ def solved_notebook(
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``fundiff demo`` on the MNIST backend on the CPU, as a newcomer runs it (no MNIST folder
     anywhere); the demo tests and the documentation site share it."""
-    from fundiff.demo import run_demo
+    from fundiff.demo.build import run_demo
 
     root = tmp_path_factory.mktemp("demo")
     out = root / "site"
@@ -157,16 +157,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def drawn(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """Every table figure ``fundiff.parta`` saves while the test runs, in order, as
+    """Every table figure ``fundiff.parta.tasks`` saves while the test runs, in order, as
     {"name", "shape" (R, K, C, H, W), "row_labels", "col_labels", "title"}; the PNGs are still written."""
-    from fundiff import parta
+    from fundiff.parta import tasks
 
-    real, seen = parta.save_table, []
+    real, seen = tasks.save_table, []
 
     def record(path, images, row_labels=(), col_labels=(), title=None) -> None:  # noqa: ANN001
         seen.append(dict(name=Path(path).name, shape=tuple(images.shape), row_labels=list(row_labels),
                          col_labels=list(col_labels), title=title or ""))  # fmt: skip
         real(path, images, row_labels=row_labels, col_labels=col_labels, title=title)
 
-    monkeypatch.setattr(parta, "save_table", record)
+    monkeypatch.setattr(tasks, "save_table", record)
     return seen

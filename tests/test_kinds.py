@@ -23,10 +23,6 @@ from fundiff.training.config import KINDS, ConfigError, recipe
 TINY = dict(hidden=8, epochs=1, sample_steps=2)
 LIBRARY = Path(fundiff.__file__).parent
 
-# Modules that still compare a kind with a name, to be rewritten by another part of the
-# redesign: demo.py's caption (the integrator removes this entry once it asks the registry).
-PENDING = {"demo.py"}
-
 
 def tiny_batch(b: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (b, 1, 28, 28) in [0, 1] and labels (b,), from a fixed seed."""
@@ -120,18 +116,9 @@ def test_no_module_but_the_registry_compares_a_kind_with_a_name() -> None:
     found = []
     for path in sorted(LIBRARY.rglob("*.py")):
         rel = path.relative_to(LIBRARY).as_posix()
-        if rel == "kinds.py" or rel in PENDING:
+        if rel == "kinds.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Compare) and _compares_kind_with_a_name(node):
                 found.append(f"{rel}:{node.lineno}")
     assert not found, f"compare a kind with a name; ask fundiff.kinds instead: {found}"
-
-
-def test_the_pending_modules_are_the_only_ones_left() -> None:
-    """Does each module still excused from the rule above still break it (so none is excused for nothing)?"""
-    for rel in PENDING:
-        tree = ast.parse((LIBRARY / rel).read_text())
-        assert any(
-            isinstance(n, ast.Compare) and _compares_kind_with_a_name(n) for n in ast.walk(tree)
-        ), f"{rel} no longer compares a kind with a name: remove it from PENDING"

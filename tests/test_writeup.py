@@ -1,7 +1,7 @@
 """Fidelity to the write-up: its values live in one table (``fundiff.writeup``), the table is the
 write-up's text, and the library, the command line and the notebooks take their defaults from it.
 
-The demo's captions are held to the table in ``tests/test_demo.py``.
+The demo's captions are held to the table in ``tests/demo/test_build.py`` and ``tests/demo/test_catalogue.py``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def test_the_command_lines_defaults_are_the_tables() -> None:
         and args.guidance == PART_A.cfg_scale
         and args.num == PART_A.num_samples
     )
-    from fundiff.parta import TaskOptions
+    from fundiff.parta.options import TaskOptions
 
     i_starts = TaskOptions().i_starts if args.i_starts is None else args.i_starts
     assert tuple(i_starts) == PART_A.i_starts and TaskOptions().timesteps == writeup.strided()
@@ -196,7 +196,7 @@ def test_the_demos_part_a_captions_name_the_writeups_values_and_the_rule(demo: P
     """The demo's 1.4 caption names the table's timesteps, 1.7's every i_start label, and each figure
     drawn by the strided loop the update rule that drew it."""
     from fundiff.diffusion.rules import course_rule, describe
-    from tests.test_demo import _Page
+    from tests.demo.test_build import _Page
 
     page = _Page()
     page.feed((demo / "index.html").read_text(encoding="utf-8"))

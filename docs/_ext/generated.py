@@ -44,7 +44,7 @@ def _digest() -> str:
 def gallery(out: Path, ran: Path | None = None) -> str:
     """Run the demo into ``out/demo`` (or copy the folder an earlier run wrote, ``ran``) and return the
     gallery page's markdown."""
-    from fundiff.demo import run_demo
+    from fundiff.demo.build import run_demo
 
     if ran is None:
         run_demo(out / "demo", progress=False)

@@ -8,9 +8,8 @@ embeddings (1, 77, 4096) read from a prompt-embeddings file
 (``fundiff.backends.prompts``), so the T5 encoder is never loaded here.
 
 Weights come from a local folder (a ``save_pretrained`` copy) or the Hugging
-Face hub. ``fetch_pretrained`` tries the hub cache first and the network only
-after a probe with a short timeout, so a missing licence, login or network ends
-in ``WeightsUnavailable`` at once instead of a hang.
+Face hub, through ``fundiff.backends.hub.fetch_pretrained``, which fails fast
+with ``WeightsUnavailable`` instead of hanging.
 
 diffusers is imported inside the functions that need it.
 
@@ -23,19 +22,23 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
-import shlex
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from fundiff.backends.base import Prediction, VarianceType
-from fundiff.backends.prompts import (
+from fundiff.backends.hub import (
     IF_STAGE1,
+    IF_STAGE2,
+    WeightsUnavailable,
+    fetch_pretrained,
+    variant_preference,
+)
+from fundiff.backends.prompts import (
     UNCONDITIONAL,
+    MissingPromptEmbedding,
     check_prompt_embeds,
     load_prompt_embeds,
 )
@@ -43,189 +46,7 @@ from fundiff.backends.prompts import (
 if TYPE_CHECKING:
     from diffusers import IFPipeline, IFSuperResolutionPipeline
 
-IF_STAGE2 = "DeepFloyd/IF-II-L-v1.0"
 COURSE_PROMPT_EMBEDS = Path("prompt_embeds_dict.pth")  # the course's file, in the current folder
-HUB_TIMEOUT_S = 10.0  # seconds the hub gets to answer the probe before a download starts
-
-T = TypeVar("T")
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
-
-
-class WeightsUnavailable(RuntimeError):
-    """Model weights are neither on disk nor downloadable now; the message says how to get them."""
-
-
-# --------------------------------------------------------------------------- getting weights
-
-
-def local_folder(source: str | os.PathLike[str]) -> Path | None:
-    """The local folder ``source`` names, or None if it is a hub id ("owner/name").
-
-    A Path, an existing path, or a string that cannot be a hub id is a folder.
-
-    Args:
-        source: a local folder or a hub id.
-
-    Returns:
-        The folder (with ``~`` expanded), or None for a hub id.
-    """
-    if isinstance(source, os.PathLike):
-        return Path(source).expanduser()
-    path = Path(source).expanduser()
-    return path if path.exists() or not _REPO_ID.fullmatch(source) else None
-
-
-def variant_preference(dtype: torch.dtype) -> tuple[str | None, ...]:
-    """Weight-file variants to look for, best first: the fp16 files for float16, else the full ones.
-
-    Args:
-        dtype: the dtype the weights are loaded in.
-
-    Returns:
-        ``("fp16", None)`` for float16, else ``(None, "fp16")``; None names the plain files.
-    """
-    return ("fp16", None) if dtype == torch.float16 else (None, "fp16")
-
-
-def fetch_pretrained(
-    load: Callable[..., T],
-    source: str | os.PathLike[str],
-    *,
-    what: str,
-    probe_file: str,
-    variants: Sequence[str | None] = (None,),
-    hint: str = "",
-    **kwargs: Any,
-) -> T:
-    """Call a ``from_pretrained`` on a local folder or a hub id, failing fast when it cannot.
-
-    A local folder is read with ``local_files_only=True``, in the first of
-    ``variants`` it holds files of (else whatever it holds). A hub id is read
-    from the hub cache (any of ``variants``); failing that, unless offline, the
-    hub is probed (``model_info`` with ``HUB_TIMEOUT_S``, then ``probe_file``,
-    which a gated repo refuses without an accepted licence) and only then is
-    the model downloaded, in ``variants[0]``.
-
-    Args:
-        load: e.g. ``IFPipeline.from_pretrained``.
-        source: a local folder or a hub id.
-        what: what is loaded, for messages ("DeepFloyd IF stage I").
-        probe_file: a small file of the repo ("model_index.json").
-        variants: weight variants, best first (None: the plain files).
-        hint: extra advice for a failure, if any.
-        **kwargs: passed to ``load``.
-
-    Raises:
-        WeightsUnavailable: naming ``source`` and how to get the weights.
-    """
-    errors = _load_errors()
-    hint = f"; {hint}" if hint else ""
-    folder = local_folder(source)
-    if folder is not None:
-        if not folder.is_dir():
-            raise WeightsUnavailable(
-                f"no {what} at {folder}: there is no such folder. Pass a folder written by "
-                f"save_pretrained, or a hub id such as {IF_STAGE1} (first accept the licence on "
-                f"https://huggingface.co/{IF_STAGE1} and log in with `hf auth login`)"
-            )
-        variant = _local_variant(folder / kwargs.get("subfolder", ""), variants)
-        try:
-            return load(str(folder), local_files_only=True, **_variant(variant), **kwargs)
-        except errors as err:
-            raise WeightsUnavailable(
-                f"could not load {what} from the folder {folder} ({_reason(err)}): "
-                f"pass a complete folder written by save_pretrained{hint}"
-            ) from err
-    repo = str(source)
-    for variant in dict.fromkeys(variants):
-        try:
-            return load(repo, local_files_only=True, **_variant(variant), **kwargs)
-        except errors:
-            pass  # not in the hub cache (in this variant)
-    if _offline():
-        raise WeightsUnavailable(
-            f"{what} ({repo}) is not in the Hugging Face cache and HF_HUB_OFFLINE is set, so it "
-            f"cannot be downloaded: unset HF_HUB_OFFLINE and {_advice(repo)}"
-        )
-    try:
-        _probe_hub(repo, probe_file)
-        return load(repo, **_variant(variants[0]), **kwargs)
-    except errors as err:
-        raise WeightsUnavailable(
-            f"could not get {what} ({repo}) from the Hugging Face hub ({_reason(err)}): "
-            f"check the network, {_advice(repo)}{hint}"
-        ) from err
-
-
-def _advice(repo: str) -> str:
-    return (
-        f"accept the licence on the model page https://huggingface.co/{repo}, log in with "
-        "`hf auth login` (older: `huggingface-cli login`), or pass a local folder "
-        "(a save_pretrained copy)"
-    )
-
-
-def _reason(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    first = lines[0] if lines else ""
-    return f"{type(err).__name__}: {first[:200]}" if first else type(err).__name__
-
-
-def _variant(variant: str | None) -> dict[str, str]:
-    return {"variant": variant} if variant else {}
-
-
-def _local_variant(folder: Path, variants: Sequence[str | None]) -> str | None:
-    """The first of ``variants`` with weight files under ``folder``; else the one there is."""
-    found = {
-        _variant_of(p.name) for ext in ("safetensors", "bin") for p in folder.rglob(f"*.{ext}")
-    }
-    for variant in variants:
-        if variant in found:
-            return variant
-    return next(iter(found)) if len(found) == 1 else None
-
-
-def _variant_of(name: str) -> str | None:
-    """The variant in a weight file's name: "model.fp16-00001-of-00002.safetensors" -> "fp16"."""
-    parts = name.split(".")
-    return parts[1].split("-")[0] if len(parts) > 2 else None
-
-
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    env = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False)) or env
-
-
-def _probe_hub(repo: str, probe_file: str) -> None:
-    """Raise at once if the hub is unreachable, the repo unknown or its licence not accepted.
-
-    huggingface_hub reads its timeout variables at import, so the timeouts are
-    passed explicitly; ``model_info`` is not retried, unlike a file download.
-    """
-    from huggingface_hub import HfApi, hf_hub_download
-
-    HfApi().model_info(repo, timeout=HUB_TIMEOUT_S)
-    hf_hub_download(repo, probe_file, etag_timeout=HUB_TIMEOUT_S)
-
-
-def _load_errors() -> tuple[type[BaseException], ...]:
-    """What a failed ``from_pretrained`` raises: OS, value, hub and HTTP-client errors."""
-    from huggingface_hub import errors as hub_errors
-
-    found: list[type[BaseException]] = [
-        OSError,  # EnvironmentError, LocalEntryNotFoundError, requests' errors
-        ValueError,
-        hub_errors.HfHubHTTPError,  # GatedRepoError, RepositoryNotFoundError
-        hub_errors.EntryNotFoundError,
-    ]
-    for module, name in (("httpx", "HTTPError"), ("httpx2", "HTTPError")):
-        cls = getattr(sys.modules.get(module), name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseException):
-            found.append(cls)
-    return tuple(found)
 
 
 def _diffusers_kwargs(dtype: torch.dtype) -> dict[str, Any]:
@@ -237,9 +58,6 @@ def _diffusers_kwargs(dtype: torch.dtype) -> dict[str, Any]:
     if importlib.util.find_spec("accelerate") is None:
         kwargs["low_cpu_mem_usage"] = False  # what diffusers falls back to, minus its warning
     return kwargs
-
-
-# --------------------------------------------------------------------------- the backend
 
 
 def load_deepfloyd(
@@ -314,30 +132,6 @@ def load_deepfloyd(
     return DeepFloydBackend(pipe1, embeds, stage2=pipe2, device=dev, embeds_file=source)
 
 
-def missing_prompt_message(
-    prompt: str, embeds: Mapping[str, torch.Tensor], embeds_file: Path | None
-) -> str:
-    """One line: ``prompt`` has no embedding, some prompts that have one, and the command that adds it.
-
-    Args:
-        prompt: the prompt asked for.
-        embeds: the embeddings there are, {prompt: (1, 77, D)}.
-        embeds_file: the file they came from, or None for a dict handed in.
-
-    Returns:
-        The message, without newlines (a prompt's own are shown escaped).
-    """
-    known = ", ".join(repr(p) for p in list(embeds)[:4])
-    out = shlex.quote(str(embeds_file)) if embeds_file is not None else "FILE.pth"
-    add = f"fundiff embed-prompts --out {out} --prompt {shlex.quote(prompt)}"
-    message = (
-        f"no embedding for the prompt {prompt!r} in {embeds_file or 'the prompt embeddings'} "
-        f"(it holds {len(embeds)}, e.g. {known}); add it with `{add}` (keeps the prompts already "
-        "there; needs the T5 encoder) and load the backend again"
-    )
-    return message.replace("\n", "\\n")
-
-
 class DeepFloydBackend:
     """DeepFloyd IF stage I as a ``Backend``, with stage II for upsampling.
 
@@ -400,10 +194,11 @@ class DeepFloydBackend:
             The embedding, shape (1, 77, D) (D = 4096 for IF's T5).
 
         Raises:
-            ValueError: ``prompt`` is not in the embeddings; the message says how to add it.
+            MissingPromptEmbedding: ``prompt`` is not in the embeddings (a ValueError); it
+                carries the prompt, the prompts there are and their file.
         """
         if prompt not in self._embeds:
-            raise ValueError(missing_prompt_message(prompt, self._embeds, self._embeds_file))
+            raise MissingPromptEmbedding(prompt, tuple(self._embeds), self._embeds_file)
         return self._embeds[prompt].to(self.device, self.dtype)
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:

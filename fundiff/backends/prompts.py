@@ -5,9 +5,14 @@ IF is conditioned on the last hidden state of the T5 v1.1 XXL encoder
 77 tokens of width 4096 per prompt. The encoder alone is ~4.7B parameters, so
 the course hands students a precomputed file, a dict {prompt: (1, 77, 4096)
 float16 tensor} with "" as the unconditional prompt. This module makes, saves,
-checks and reads such files; ``fundiff embed-prompts`` is its command line.
+checks and reads such files; ``fundiff embed-prompts`` (``fundiff.cli.embed_prompts``)
+is their command line. Weights come through ``fundiff.backends.hub``.
 
 Nothing here imports transformers until ``load_t5`` is called.
+
+Why one module of ~330 lines: it is one concept, IF's prompt embeddings, from the
+encoder that makes them to the file that holds them; the file's checks name every
+way such a file can be wrong, which is most of its length.
 
 References:
     diffusers ``IFPipeline.encode_prompt`` (tokenisation, 77 tokens, lower-casing).
@@ -16,7 +21,6 @@ References:
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,11 +30,11 @@ import torch
 
 from fundiff import writeup
 from fundiff.atomic import atomic_path
+from fundiff.backends.hub import IF_STAGE1, fetch_pretrained, local_folder, variant_preference
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, T5EncoderModel
 
-IF_STAGE1 = "DeepFloyd/IF-I-XL-v1.0"
 MAX_TOKENS = 77  # IF's T5 was trained on 77 tokens
 UNCONDITIONAL = ""
 
@@ -42,6 +46,39 @@ on the command line with --prompt / --prompts-file."""
 
 class PromptEmbedsError(ValueError):
     """A prompt-embeddings file or dict is missing or malformed; the message says how to fix it."""
+
+
+class MissingPromptEmbedding(PromptEmbedsError):
+    """A prompt asked for has no embedding among those loaded.
+
+    Attributes:
+        prompt: the prompt asked for.
+        known: the prompts that have an embedding, in the file's order.
+        embeds_file: the file the embeddings came from, or None for a dict handed in.
+    """
+
+    def __init__(self, prompt: str, known: Sequence[str], embeds_file: Path | None) -> None:
+        self.prompt, self.known, self.embeds_file = prompt, tuple(known), embeds_file
+        super().__init__(
+            f"{self.summary()}; embed it with embed_prompts and add it to the file with "
+            "save_prompt_embeds (fundiff.backends.prompts; needs the T5 encoder), then load the "
+            "backend again"
+        )
+
+    def summary(self) -> str:
+        """One line: the prompt, where it was looked for, and a few prompts that are there.
+
+        Returns:
+            e.g. "no embedding for the prompt 'a horse' in p.pth (it holds 18, e.g. ...)";
+            a prompt's own newlines are shown escaped.
+        """
+        examples = ", ".join(repr(p) for p in self.known[:4])
+        where = self.embeds_file or "the prompt embeddings"
+        line = (
+            f"no embedding for the prompt {self.prompt!r} in {where} "
+            f"(it holds {len(self.known)}, e.g. {examples})"
+        )
+        return line.replace("\n", "\\n")
 
 
 # --------------------------------------------------------------------------- the T5 encoder
@@ -71,7 +108,6 @@ def load_t5(
     """
     from transformers import AutoTokenizer, T5EncoderModel
 
-    from fundiff.backends.deepfloyd import fetch_pretrained, local_folder, variant_preference
     from fundiff.device import resolve_device
 
     dev = resolve_device(device)
@@ -295,104 +331,3 @@ def load_prompt_embeds(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             f"re-make it with `fundiff embed-prompts --out {path}`"
         ) from err
     return check_prompt_embeds(obj, str(path))
-
-
-# --------------------------------------------------------------------------- fundiff embed-prompts
-
-
-def embed_prompts_main(argv: Sequence[str] | None = None) -> int:
-    """``fundiff embed-prompts``: embed prompts with T5 into a ``.pth`` file.
-
-    Bad input (a missing prompts file, an unwritable --out, unavailable weights)
-    ends in one line on stderr and status 2.
-
-    Args:
-        argv: the command-line arguments after ``embed-prompts``; None: ``sys.argv[1:]``.
-
-    Returns:
-        The exit status: 0 on success (or ``--help``), 2 on bad input.
-    """
-    from fundiff.backends.deepfloyd import WeightsUnavailable
-    from fundiff.cli import EXIT_USAGE, OneLineParser
-
-    parser = OneLineParser(
-        prog="fundiff embed-prompts",
-        description="Embed prompts with IF's T5 encoder into the .pth file that "
-        "load_deepfloyd(prompt_embeds=...) reads. With no --prompt or --prompts-file: the write-up's "
-        f"{len(writeup.PROMPTS)} prompts. Prompts already in --out are kept unless --replace is given; "
-        "'' (unconditional) is always included.",
-    )
-    parser.add_argument(
-        "--prompt", action="append", default=[], metavar="TEXT", help="a prompt (repeatable)"
-    )
-    parser.add_argument("--prompts-file", type=Path, metavar="FILE", help="prompts, one a line")
-    parser.add_argument(
-        "--text-encoder",
-        default=IF_STAGE1,
-        metavar="PATH_OR_REPO",
-        help=f"hub id or local folder of the T5 encoder (default: {IF_STAGE1})",
-    )
-    parser.add_argument(
-        "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE.pth", help="file to write")
-    parser.add_argument("--replace", action="store_true", help="drop what --out already holds")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2, one line already printed)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    try:
-        prompts = _gather_prompts(args.prompt, args.prompts_file)
-        kept = _writable_out(args.out, keep=not args.replace)
-        tokenizer, encoder = load_t5(args.text_encoder, device=args.device)
-        fresh = embed_prompts(prompts, tokenizer, encoder)
-        merged = check_prompt_embeds({**kept, **fresh}, f"{args.out} with the new prompts")
-        save_prompt_embeds(merged, args.out)
-    except (ValueError, OSError, WeightsUnavailable) as err:
-        message = str(err).replace("\n", " ")
-        print(f"fundiff embed-prompts: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    _, length, width = merged[UNCONDITIONAL].shape
-    print(
-        f"wrote {len(merged)} prompt embeddings of shape (1, {length}, {width}) to {args.out} "
-        f"({len(fresh)} embedded now, {len(merged.keys() - fresh.keys())} kept)"
-    )
-    return 0
-
-
-def _gather_prompts(given: list[str], prompts_file: Path | None) -> list[str]:
-    """--prompt values, then the non-blank lines of --prompts-file; WRITEUP_PROMPTS if neither."""
-    prompts = list(given)
-    if prompts_file is not None:
-        try:
-            lines = prompts_file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as err:
-            reason = getattr(err, "strerror", None) or type(err).__name__
-            raise PromptEmbedsError(
-                f"cannot read --prompts-file {prompts_file} ({reason}); "
-                "give a UTF-8 text file with one prompt a line"
-            ) from None
-        from_file = [line.strip() for line in lines if line.strip()]
-        if not from_file:
-            raise PromptEmbedsError(f"--prompts-file {prompts_file} holds no prompts")
-        prompts += from_file
-    return prompts if (given or prompts_file is not None) else list(WRITEUP_PROMPTS)
-
-
-def _writable_out(out: Path, *, keep: bool) -> dict[str, torch.Tensor]:
-    """Check --out before the (slow) encoder loads; return the embeddings it holds if ``keep``."""
-    folder = out.parent
-    if out.is_dir():
-        raise PromptEmbedsError(
-            f"--out {out} is a folder; give a file such as {out / 'prompts.pth'}"
-        )
-    if not folder.is_dir():
-        raise PromptEmbedsError(f"--out {out}: folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise PromptEmbedsError(f"--out {out} is not writable here; choose another path")
-    if not (keep and out.exists()):
-        return {}
-    try:
-        return load_prompt_embeds(out)
-    except PromptEmbedsError as err:
-        raise PromptEmbedsError(f"{err}; or pass --replace to overwrite {out}") from err

@@ -37,7 +37,7 @@ from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
 from fundiff.backends.base import Backend, Prediction, VarianceType
-from fundiff.demo import draw_sketch
+from fundiff.demo.build import draw_sketch
 from fundiff.diffusion.cfg import DEFAULT_GUIDANCE, broadcast_batch
 from fundiff.diffusion.denoise import MIN_VARIANCE, check_i_start
 from fundiff.diffusion.edit import SDEDIT_I_STARTS, check_mask
@@ -46,7 +46,9 @@ from fundiff.diffusion.illusions import frequency_split, mean_variance
 from fundiff.diffusion.rules import course_rule, describe
 from fundiff.diffusion.views import IDENTITY, View, get_view
 from fundiff.images import load_image, shipped_digits
-from fundiff.parta import DEFAULTS, TaskOptions, build_backend, run_task
+from fundiff.parta.backend import build_backend
+from fundiff.parta.options import DEFAULTS, TaskOptions
+from fundiff.parta.tasks import run_task
 from fundiff.schedules import strided_timesteps
 from fundiff.viz import save_table
 from fundiff.writeup import PART_A, i_start_label

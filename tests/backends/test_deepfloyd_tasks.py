@@ -8,7 +8,11 @@ import pytest
 import torch
 
 from fundiff import writeup
-from fundiff.parta import TASKS, TaskOptions, build_backend, hybrid_figure, part0_figure, run_task
+from fundiff.parta.backend import build_backend
+from fundiff.parta.layouts import hybrid_figure, part0_figure
+from fundiff.parta.options import TaskOptions
+from fundiff.parta.sections import TASKS
+from fundiff.parta.tasks import run_task
 from fundiff.schedules import strided_timesteps
 from tests.backends.conftest import STAGE1_SIZE, STAGE2_SIZE
 from tests.conftest import run_cli

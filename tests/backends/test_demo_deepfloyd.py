@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fundiff.parta import hybrid_figure, part0_figure
+from fundiff.parta.layouts import hybrid_figure, part0_figure
 from fundiff.writeup import PART_A
 from tests.conftest import run_cli
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fundiff.cli import build_parser, recipe_overrides
+from fundiff.cli import build_parser
+from fundiff.cli.train import recipe_overrides
 from fundiff.training.config import (
     KINDS,
     LR_SCHEDULES,

@@ -7,13 +7,12 @@ CPU; the behavioural checks read the results with the shipped classifier.
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torchvision.io import decode_image, write_png
+from torchvision.io import decode_image
 
 from fundiff import images, writeup
 from fundiff.diffusion import rules
@@ -22,17 +21,9 @@ from fundiff.diffusion.denoise import sample
 from fundiff.diffusion.edit import inpaint
 from fundiff.diffusion.illusions import anagram
 from fundiff.diffusion.views import get_view
-from fundiff.parta import (
-    DEFAULTS,
-    ITERATIVE_TASKS,
-    TASKS,
-    TaskError,
-    TaskOptions,
-    build_backend,
-    run_task,
-    shown_timesteps,
-    source_image,
-)
+from fundiff.parta.options import DEFAULTS, TaskError, TaskOptions
+from fundiff.parta.sections import ITERATIVE_TASKS, TASKS
+from fundiff.parta.tasks import run_task
 from fundiff.schedules import strided_timesteps
 from tests.conftest import labels
 
@@ -62,12 +53,6 @@ FIGURES: dict[str, list[str]] = {
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def mnist():  # noqa: ANN201 (MNISTBackend)
-    """The shipped MNIST diffusion backend, on the CPU."""
-    return build_backend("mnist")
 
 
 # --------------------------------------------------------------------------- every task
@@ -172,71 +157,7 @@ def test_task_error_says_what_was_wrong(
     assert not list(tmp_path.rglob("*.png"))
 
 
-def test_unknown_backend_is_a_task_error() -> None:
-    """Does build_backend refuse a backend it does not know, listing the ones it does?"""
-    with pytest.raises(TaskError, match="mnist or deepfloyd"):
-        build_backend("stable-diffusion")
-
-
-def test_backend_without_default_image_asks_for_one(tmp_path: Path) -> None:
-    """Does a non-MNIST backend (an RGB stand-in) need --image, and load a given one at its own size?"""
-    stand_in = SimpleNamespace(
-        name="deepfloyd", image_shape=(3, 64, 64), device=torch.device("cpu")
-    )
-    with pytest.raises(TaskError, match="--image"):
-        source_image(stand_in, TaskOptions())
-    photo = tmp_path / "photo.png"
-    write_png(torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8), str(photo))
-    x = source_image(stand_in, TaskOptions(image=photo))
-    assert x.shape == (1, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
-
-
-def test_mnist_default_image_is_the_shipped_seven(mnist) -> None:
-    """Without --image, is the MNIST source image the shipped test 7?"""
-    assert torch.equal(source_image(mnist, TaskOptions()), images.shipped_digits()[7:8])
-
-
 # --------------------------------------------------------------------------- the write-up's layouts
-
-
-def test_deepfloyd_defaults_are_the_writeups() -> None:
-    """Is every default prompt of the deepfloyd backend the write-up's, and one the write-up embeds?"""
-    d = DEFAULTS["deepfloyd"]
-    assert d["prompt"] == d["cfg_prompt"] == PART_A.sample_prompt
-    assert d["edit_prompt"] == PART_A.img2img_prompt
-    assert tuple(d["anagram"]) == PART_A.anagram_prompts
-    assert (
-        tuple(d["hybrids"]) == PART_A.hybrid_prompts
-        and tuple(d["hybrid"]) == PART_A.hybrid_prompts[0]
-    )
-    assert tuple(d["part0"]) == PART_A.part0_prompts
-    used = [
-        d["prompt"],
-        d["edit_prompt"],
-        *d["anagram"],
-        *d["part0"],
-        *(p for pair in d["hybrids"] for p in pair),
-    ]
-    assert set(used) <= set(writeup.PROMPTS)
-
-
-def test_task_options_default_to_the_writeups_values() -> None:
-    """Are the options' defaults the write-up's: i_start, i_starts, guidance, samples, Part 0's steps?"""
-    opts = TaskOptions()
-    assert (opts.i_start, tuple(opts.i_starts), opts.guidance, opts.num, tuple(opts.part0_steps)) == (
-        PART_A.i_start, PART_A.i_starts, PART_A.cfg_scale, PART_A.num_samples, PART_A.part0_steps,
-    )  # fmt: skip
-    assert opts.timesteps == writeup.strided()
-
-
-@given(i_start=st.integers(0, len(writeup.strided()) - 2))
-def test_shown_timesteps_start_at_i_start_and_follow_the_schedule(i_start: int) -> None:
-    """From any i_start: x_t first, then decreasing timesteps the loop passes, the write-up's where it can."""
-    ts = writeup.strided()
-    shown = shown_timesteps(ts, i_start)
-    assert shown[0] == ts[i_start]
-    assert shown == sorted(set(shown), reverse=True) and set(shown) <= set(ts[i_start:-1])
-    assert set(shown[1:]) == {t for t in PART_A.shown_timesteps if t < ts[i_start]}
 
 
 def test_iterative_figures_are_the_writeups(mnist, tmp_path: Path, drawn: list[dict]) -> None:

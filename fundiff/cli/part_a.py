@@ -1,17 +1,29 @@
-"""``fundiff part-a``: the command line of the Part A tasks (``fundiff.parta``)."""
+"""``fundiff part-a TASK``: run one Part A section on a backend and write its figures (``fundiff.parta``).
+
+The library's typed errors become lines that name this command's flags: a
+backend with no default image asks for --image, a prompt without an embedding
+gives the ``fundiff embed-prompts`` command that adds it."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from fundiff.cli import UsageError, add_common, finite_float, positive_int
+from fundiff.cli.args import (
+    UsageError,
+    add_common,
+    add_deepfloyd,
+    add_rule,
+    chosen_rule,
+    finite_float,
+    positive_int,
+)
 from fundiff.diffusion import rules
-from fundiff.sections import TASKS
+from fundiff.parta.sections import TASKS
 from fundiff.writeup import PART_A
 
 
-def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``part-a`` subcommand to ``fundiff``'s subparsers.
 
     Args:
@@ -70,54 +82,12 @@ def add_part_a_parser(sub: argparse._SubParsersAction) -> None:
     part_a.add_argument(
         "--weights", type=Path, help="mnist: weights file (default: the shipped model)"
     )
-    add_deepfloyd_arguments(part_a)
-    add_rule_argument(part_a)
+    add_deepfloyd(part_a)
+    add_rule(part_a)
     add_common(part_a)
 
 
-def add_rule_argument(p: argparse.ArgumentParser) -> None:
-    """--rule: the update rule of the strided loop (``fundiff.diffusion.rules``).
-
-    Args:
-        p: the parser to add the option to.
-    """
-    p.add_argument(
-        "--rule", choices=rules.RULES,
-        help=f"the denoising update rule (default: the course's, ${rules.ENVIRONMENT} or {rules.COURSE_RULE}): "
-        + "; ".join(f"{r}: {rules.describe(r)}" for r in rules.RULES),
-    )  # fmt: skip
-
-
-def chosen_rule(args: argparse.Namespace) -> rules.Rule:
-    """The rule of a run: ``--rule``, else the course's (``rules.course_rule()``).
-
-    Args:
-        args: parsed arguments with ``rule``.
-
-    Raises:
-        rules.RuleError: no --rule and ``FUNDIFF_RULE`` names no rule (a ValueError: one line, status 2).
-    """
-    return rules.check_rule(args.rule, "--rule") if args.rule else rules.course_rule()
-
-
-def add_deepfloyd_arguments(p: argparse.ArgumentParser) -> None:
-    """--stage1, --stage2 and --prompt-embeds: where DeepFloyd IF's parts come from.
-
-    Args:
-        p: the parser to add the options to.
-    """
-    p.add_argument("--stage1", help="deepfloyd: stage I hub id or local folder")
-    p.add_argument(
-        "--stage2",
-        help="deepfloyd: stage II hub id or local folder; Part 0 upsamples with it 64 -> 256 px "
-        "(default: DeepFloyd/IF-II-L-v1.0 where its weights are there, else 64 px with a note)",
-    )
-    p.add_argument(
-        "--prompt-embeds", type=Path, help="deepfloyd: .pth from 'fundiff embed-prompts'"
-    )
-
-
-def run_part_a(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``fundiff part-a`` with parsed ``args``; returns the exit status.
 
     Args:
@@ -129,12 +99,18 @@ def run_part_a(args: argparse.Namespace) -> int:
     Raises:
         rules.RuleError: ``FUNDIFF_RULE`` names no rule (and no --rule was given).
         UsageError: an i_start outside the schedule, DeepFloyd weights that are not
-            available, or an ``--out`` that cannot be written.
+            available, an image or prompt embedding to give, or an ``--out`` that cannot
+            be written.
     """
     import sys
 
+    from fundiff.backends.hub import WeightsUnavailable
+    from fundiff.backends.prompts import MissingPromptEmbedding
+    from fundiff.cli.embed_prompts import missing_prompt_line
     from fundiff.device import resolve_device
-    from fundiff.parta import TaskOptions, build_backend, run_task
+    from fundiff.parta.backend import build_backend
+    from fundiff.parta.options import NoDefaultImage, NoPipeline, TaskOptions
+    from fundiff.parta.tasks import run_task
     from fundiff.schedules import strided_timesteps
 
     rule = chosen_rule(args)  # a bad FUNDIFF_RULE fails here, before any model loads
@@ -144,10 +120,6 @@ def run_part_a(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"i_start {i} is outside the schedule: the {len(ts)} strided timesteps take indices 0 to {len(ts) - 2}"
             )
-    from fundiff.backends.deepfloyd import (
-        WeightsUnavailable,  # light: diffusers loads inside its functions
-    )
-
     device = resolve_device(args.device)
     try:
         backend = build_backend(
@@ -168,6 +140,17 @@ def run_part_a(args: argparse.Namespace) -> int:
             written = run_task(args.task, backend, args.out, opts)
         for path in written:
             print(f"wrote {path}")
+    except NoDefaultImage as err:
+        raise UsageError(
+            f"the {err.backend} backend has no default image; pass --image PATH"
+        ) from None
+    except NoPipeline as err:
+        raise UsageError(
+            f"{err.task} samples DeepFloyd IF's own pipeline; the {err.backend} backend has none: "
+            "use --backend deepfloyd"
+        ) from None
+    except MissingPromptEmbedding as err:
+        raise UsageError(missing_prompt_line(err)) from None
     except OSError as err:
         raise UsageError(f"cannot write into --out {args.out} ({err.strerror})") from None
     return 0

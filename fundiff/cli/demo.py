@@ -1,16 +1,15 @@
-"""``fundiff demo``: the command line of the demo page (``fundiff.demo``)."""
+"""``fundiff demo``: every figure of the write-up on one HTML page (``fundiff.demo``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from fundiff.cli import add_common
-from fundiff.cli_parta import add_deepfloyd_arguments, add_rule_argument, chosen_rule
+from fundiff.cli.args import UsageError, add_common, add_deepfloyd, add_rule, chosen_rule
 from fundiff.diffusion import rules
 
 
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand to ``fundiff``'s subparsers.
 
     Args:
@@ -30,12 +29,12 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
         "--backend", choices=("mnist", "deepfloyd"), default="mnist",
         help="Part A's backend (default mnist; deepfloyd needs IF's weights and prompt embeddings)",
     )  # fmt: skip
-    add_deepfloyd_arguments(demo)
-    add_rule_argument(demo)
+    add_deepfloyd(demo)
+    add_rule(demo)
     add_common(demo)
 
 
-def run_demo_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``fundiff demo`` with parsed ``args``; returns the exit status.
 
     Args:
@@ -45,11 +44,13 @@ def run_demo_command(args: argparse.Namespace) -> int:
         The exit status, 0.
 
     Raises:
-        UsageError: ``--seed`` was given, or DeepFloyd options without ``--backend deepfloyd``.
+        UsageError: ``--seed`` was given, DeepFloyd options without ``--backend deepfloyd``,
+            an ``--out`` that cannot hold the page, or a prompt without an embedding.
         rules.RuleError: ``FUNDIFF_RULE`` names no rule (and no --rule was given).
     """
-    from fundiff.cli import UsageError
-    from fundiff.demo import run_demo
+    from fundiff.backends.prompts import MissingPromptEmbedding
+    from fundiff.cli.embed_prompts import missing_prompt_line
+    from fundiff.demo.build import OutUnusable, run_demo
     from fundiff.device import resolve_device
 
     if args.seed is not None:
@@ -60,10 +61,15 @@ def run_demo_command(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{', '.join('--' + k.replace('_', '-') for k in options)} only go with --backend deepfloyd"
         )
-    with rules.using(chosen_rule(args)):
-        index = run_demo(
-            args.out, backend=args.backend, device=resolve_device(args.device),
-            progress=not args.no_progress, **options,
-        )  # fmt: skip
+    try:
+        with rules.using(chosen_rule(args)):
+            index = run_demo(
+                args.out, backend=args.backend, device=resolve_device(args.device),
+                progress=not args.no_progress, **options,
+            )  # fmt: skip
+    except OutUnusable as err:
+        raise UsageError(f"--out {err}") from None
+    except MissingPromptEmbedding as err:
+        raise UsageError(missing_prompt_line(err)) from None
     print(f"wrote {index}; open it in a browser")
     return 0

@@ -1,4 +1,4 @@
-"""Does ``fundiff part-a`` run every MNIST task, and end every kind of bad input in one line and status 2?
+"""Does ``fundiff part-a`` (``fundiff.cli.part_a``) run every MNIST task, and end every kind of bad input in one line and status 2?
 
 Most cases call ``fundiff.cli.main`` in-process on the shipped MNIST backend; the
 two DeepFloyd cases run ``python -m fundiff`` in a subprocess, to prove that a
@@ -11,14 +11,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torchvision.io import write_png
 
-from fundiff import parta
 from fundiff.diffusion import rules
-from fundiff.parta import TASKS
+from fundiff.parta import tasks
+from fundiff.parta.sections import TASKS
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.filterwarnings(
@@ -73,13 +74,6 @@ def test_part_a_help_lists_every_task(capsys: pytest.CaptureFixture[str]) -> Non
     assert status == 0
     for task in TASKS:
         assert task in out
-
-
-def test_embed_prompts_help_is_answered_before_argparse(capsys: pytest.CaptureFixture[str]) -> None:
-    """Does ``fundiff embed-prompts --help`` exit 0 with its own usage (dispatched before fundiff's parser)?"""
-    status, out, _ = run_cli(["embed-prompts", "--help"], capsys)
-    assert status == 0
-    assert "embed-prompts" in out and "--out" in out
 
 
 # --------------------------------------------------------------------------- bad input
@@ -170,13 +164,13 @@ def test_deepfloyd_without_weights_says_how_to_get_them(tmp_path: Path) -> None:
 @pytest.fixture
 def loop_rules(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The rule in force at each call of the Part A tasks' iterative loop (which still runs)."""
-    real, seen = parta.iterative_denoise, []
+    real, seen = tasks.iterative_denoise, []
 
     def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seen.append(rules.current_rule())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(parta, "iterative_denoise", spy)
+    monkeypatch.setattr(tasks, "iterative_denoise", spy)
     return seen
 
 
@@ -237,19 +231,19 @@ def test_an_unknown_rule_option_is_one_line_and_status_2(
     assert "ddim" in err and all(r in err for r in rules.RULES)
 
 
-def test_demo_runs_under_the_rule_given(
+# --------------------------------------------------------------------------- the library's refusals, in flags
+
+
+def test_a_backend_without_an_image_asks_for_the_image_flag(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Does `fundiff demo --rule ddpm` build the whole page under that rule?"""
-    from fundiff import demo
+    """Does a backend with no default image (an RGB stand-in) end in one line asking for --image?"""
+    from fundiff.parta import backend
 
-    seen: list[str] = []
-
-    def fake_demo(out: Path, **_: object) -> Path:
-        seen.append(rules.current_rule())
-        return out / "index.html"
-
-    monkeypatch.setattr(demo, "run_demo", fake_demo)
-    status, _, err = run_cli(["demo", "--rule", "ddpm", "--out", tmp_path, "--no-progress"], capsys)
-    assert status == 0, err
-    assert seen == ["ddpm"]
+    stand_in = SimpleNamespace(
+        name="deepfloyd", image_shape=(3, 64, 64), device=torch.device("cpu")
+    )
+    monkeypatch.setattr(backend, "build_backend", lambda *_, **__: stand_in)
+    status, out, err = run_cli(["part-a", "forward", "--out", tmp_path, "--no-progress"], capsys)
+    assert_one_line_usage_error(status, out, err)
+    assert "deepfloyd backend has no default image" in err and "--image PATH" in err

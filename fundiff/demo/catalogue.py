@@ -1,52 +1,25 @@
-"""``fundiff demo``: the write-up's figures, in order, from the shipped models, on one HTML page.
+"""The demo's figure catalogue, as data: each figure's section, caption and regenerating command.
 
-Part A runs every loop of ``fundiff.parta`` on a backend: the shipped MNIST
-diffusion model by default, or DeepFloyd IF (``backend="deepfloyd"``). Part B
-draws from the shipped Part B models, beside the figures recorded while those
-models were trained (epochs before the last, and loss curves, which no CPU can
-redraw in minutes).
-
-Everything is built in a temporary folder beside ``out`` and moved into place at
-the end, ``index.html`` last, so that a failed or interrupted run leaves nothing
-half-written. The page uses relative paths and needs no server.
+Part A's captions are templates (``PART_A_FIGURES``), filled with the write-up's
+values (``fundiff.writeup``) and the backend's prompts (``fundiff.parta.options.DEFAULTS``).
+Part B's entries are listed in the write-up's order by ``part_b_entries``, from
+the shipped models' configurations. Nothing here draws: ``fundiff.demo.build``
+runs the models, ``fundiff.demo.render`` writes the page.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import html
-import json
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import torch
-from tqdm.auto import tqdm
-
-from fundiff.assets import asset_path, assets_dir, read_manifest
 from fundiff.backends.base import Backend
 from fundiff.diffusion import rules
-from fundiff.parta import (
-    DEFAULTS,
-    ITERATIVE_TASKS,
-    TASKS,
-    TaskOptions,
-    hybrid_figure,
-    part0_figure,
-    run_task,
-)
+from fundiff.kinds import kind_of
+from fundiff.parta.layouts import hybrid_figure, part0_figure
+from fundiff.parta.options import DEFAULTS
+from fundiff.parta.sections import ITERATIVE_TASKS
 from fundiff.training.config import TrainConfig, train_command
 from fundiff.writeup import PART_A, i_start_label
-
-MARKER = '<meta name="generator" content="fundiff demo">'
-"""Marks a page written by the demo, so that a later demo may replace it."""
-
-PAGE_ENTRIES = ("index.html", "part_a", "part_b", "models", "inputs")
-"""What the demo writes into ``out``; nothing else there is touched."""
 
 PART_B_MODELS: tuple[tuple[str, str], ...] = (
     ("denoiser", "mnist_denoiser.safetensors"),
@@ -63,10 +36,6 @@ MODEL_CARDS: tuple[tuple[str, str], ...] = (
     ("mnist_flow_class.md", "the class-conditioned flow model"),
     ("mnist_classifier.md", "the classifier that judges generated digits"),
 )
-
-
-class DemoError(ValueError):
-    """The demo cannot run as asked; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +55,7 @@ class Entry:
     command: str
 
 
-# Part A: section and caption of each figure ``fundiff.parta`` writes, by file name. Captions are
+# Part A: section and caption of each figure ``fundiff.parta.tasks`` writes, by file name. Captions are
 # templates, filled by ``part_a_caption`` with the write-up's values and the backend's prompts.
 PART_A_FIGURES: dict[str, tuple[str, str]] = {
     "1.1_forward.png": ("1.1 The forward process", "The source image (MNIST: a test digit; IF: the rough drawing in inputs/drawing.png) noised to t = {noise_levels}: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε."),
@@ -186,113 +155,6 @@ def part_a_caption(
     return section, caption
 
 
-def _part_a(
-    backend: Backend, out: Path, shown: str, progress: Callable[[str], None]
-) -> list[Entry]:
-    """Run every Part A task on ``backend`` into ``out / "part_a"``; ``shown`` is the --out of the commands."""
-    folder = out / "part_a"
-    entries: list[Entry] = []
-    tasks = [t for t in TASKS if t != "part0" or backend.name == "deepfloyd"]
-    drawing = draw_sketch(backend.image_shape, out / "inputs" / "drawing.png")
-    # MNIST edits a shipped test digit; IF, with no image of its own, edits the drawing
-    image = None if backend.name == "mnist" else drawing
-    flag = "" if image is None else f" --image {shown}/inputs/drawing.png"
-    runs = [
-        (t, image, folder, f"{t} --backend {backend.name}{flag} --out {shown}/part_a")
-        for t in tasks
-    ]
-    if image is None:  # the drawing's SDEdit follows the digit's
-        runs.insert(
-            tasks.index("sdedit") + 1,
-            (
-                "sdedit",
-                drawing,
-                folder / "drawing",
-                f"sdedit --backend {backend.name} --image {shown}/inputs/drawing.png --out {shown}/part_a/drawing",
-            ),
-        )
-    for task, source, where, command in runs:
-        progress(f"Part A {task}" + ("" if where == folder else " on a drawing"))
-        notes: list[str] = []
-        for path in run_task(task, backend, where, TaskOptions(image=source, note=notes.append)):
-            key = path.relative_to(folder).as_posix()
-            section, caption = part_a_caption(backend, key, task, notes)
-            entries.append(Entry(section, f"part_a/{key}", caption, f"fundiff part-a {command}"))
-    return entries  # fmt: skip
-
-
-def draw_sketch(image_shape: Sequence[int], path: Path) -> Path:
-    """A rough drawing of the backend's size, as a user would sketch one.
-
-    A 7 on one-channel backends, a house under a sun on colour ones.
-
-    Args:
-        image_shape: (C, H, W) of the backend's images; C is 1 or 3.
-        path: the PNG to write; its folder is created.
-
-    Returns:
-        ``path``, written: an H x W image, greyscale for C = 1, RGB otherwise.
-    """
-    from PIL import Image, ImageDraw
-
-    channels, h, w = image_shape
-    s = w / 28
-    if channels == 1:
-        img = Image.new("L", (w, h), 0)
-        d = ImageDraw.Draw(img)
-        d.line(
-            [(7 * s, 7 * s), (21 * s, 7 * s), (12 * s, 23 * s)],
-            fill=255,
-            width=max(1, round(2 * s)),
-        )
-    else:
-        img = Image.new("RGB", (w, h), (135, 190, 235))
-        d = ImageDraw.Draw(img)
-        d.rectangle([0, 20 * s, w, h], fill=(70, 150, 60))
-        d.ellipse([20 * s, 2 * s, 26 * s, 8 * s], fill=(250, 210, 40))
-        d.rectangle([6 * s, 14 * s, 16 * s, 24 * s], fill=(180, 60, 40))
-        d.polygon([(5 * s, 14 * s), (11 * s, 8 * s), (17 * s, 14 * s)], fill=(90, 50, 30))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-    return path
-
-
-def _part_b(out: Path, device: torch.device, progress: Callable[[str], None]) -> list[Entry]:
-    """Part B figures: drawn now from the shipped models, beside those recorded in training."""
-    from fundiff.images import shipped_digits
-    from fundiff.kinds import epoch_figures, start_figures
-    from fundiff.training.weights import load_exported_model
-
-    digits = ((shipped_digits() + 1) / 2).to(device)  # (10, 1, 28, 28) in [0, 1]
-    mean = _train_mean().to(device)
-    configs: dict[str, TrainConfig] = {}
-    for kind, asset in PART_B_MODELS:
-        progress(f"Part B {kind}")
-        config, model = load_exported_model(asset_path(asset), device)
-        configs[kind] = config
-        folder = out / "part_b" / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        start_figures(folder, config, digits)
-        epoch_figures(folder, config, model, config.epochs, digits, train_mean=mean)
-    entries = part_b_entries(configs)
-    for e in entries:  # part_b/KIND/training/NAME comes from the asset training/KIND/NAME
-        _, run, *recorded, name = e.image.split("/")
-        if recorded == ["training"]:
-            target = out / e.image
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(asset_path(f"training/{run}/{name}"), target)
-    return entries
-
-
-def _train_mean() -> torch.Tensor:
-    """The mean MNIST training digit, (1, 28, 28) in [0, 1] (shipped rounded to 8 bits)."""
-    from torchvision.io import ImageReadMode, decode_image
-
-    return (
-        decode_image(str(asset_path("mnist_train_mean.png")), mode=ImageReadMode.GRAY).float() / 255
-    )
-
-
 def part_b_entries(configs: dict[str, TrainConfig]) -> list[Entry]:
     """The Part B figures in the write-up's order, for the shipped models' ``configs`` (by kind).
 
@@ -382,7 +244,7 @@ def part_b_entries(configs: dict[str, TrainConfig]) -> list[Entry]:
         c = configs[kind]
         how = (
             "four samples of each digit (columns 0 to 9), guidance 5"
-            if kind == "flow-class"
+            if kind_of(kind).class_conditional
             else "samples"
         )
         add(
@@ -429,176 +291,3 @@ def part_b_entries(configs: dict[str, TrainConfig]) -> list[Entry]:
             )
         )
     return entries  # fmt: skip
-
-
-def _models(out: Path) -> None:
-    folder = out / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    for card, _ in MODEL_CARDS:
-        shutil.copyfile(assets_dir() / card, folder / card)
-
-
-def render(entries: Sequence[Entry], backend: str, seconds: float) -> str:
-    """The page: every entry under its section heading, then the shipped models' cards.
-
-    Args:
-        entries: the figures, in page order.
-        backend: the name of Part A's backend, shown in the introduction.
-        seconds: how long the demo took, shown in the introduction.
-
-    Returns:
-        The HTML of index.html.
-    """
-    esc = html.escape
-    parts = [
-        "<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', MARKER,
-        "<title>fundiff demo: Fun With Diffusion Models</title>",
-        "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;line-height:1.4}"
-        "figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ddd}"
-        "code{background:#f4f4f4;padding:.1em .3em;font-size:90%}figcaption p{margin:.3em 0}</style>",
-        "</head>", "<body>",
-        "<h1>fundiff demo: Fun With Diffusion Models</h1>",
-        f"<p>Every figure of the write-up, made by <code>fundiff demo</code> from the models shipped in the "
-        f"package, in {seconds:.0f} s. Part A runs on the <b>{esc(backend)}</b> backend; Part B uses the shipped "
-        "Part B models. Under each figure: the command that regenerates it.</p>",
-    ]  # fmt: skip
-    part, section = "", ""
-    for e in entries:
-        this_part = (
-            "Part B: flow matching from scratch on MNIST"
-            if e.image.startswith("part_b/")
-            else "Part A: the power of diffusion models"
-        )
-        if this_part != part:
-            part, section = this_part, ""
-            parts.append(f"<h2>{esc(part)}</h2>")
-        if e.section != section:
-            section = e.section
-            parts.append(f"<h3>{esc(section)}</h3>")
-        parts.append(
-            f'<figure><img src="{esc(e.image)}" alt="{esc(section)}"><figcaption><p>{esc(e.caption)}</p>'
-            f"<p>Regenerate: <code>{esc(e.command)}</code></p></figcaption></figure>"
-        )  # fmt: skip
-    parts.append("<h2>Shipped models</h2><ul>")
-    for card, what in MODEL_CARDS:
-        parts.append(f'<li><a href="models/{esc(card)}">{esc(card)}</a>: {esc(what)}</li>')
-    parts += ["</ul>", "</body>", "</html>", ""]
-    return "\n".join(parts)
-
-
-def check_out(out: Path) -> None:
-    """Refuse an ``out`` that is a file, or a non-empty folder that holds no earlier demo.
-
-    Args:
-        out: the folder the demo is to be written into.
-
-    Raises:
-        DemoError: ``out`` is a file, or a non-empty folder without an earlier demo.
-    """
-    if out.exists() and not out.is_dir():
-        raise DemoError(f"--out {out} is a file; name a folder for the demo")
-    if out.is_dir() and any(out.iterdir()):
-        index = out / "index.html"
-        if not (index.is_file() and MARKER in index.read_text(errors="replace")):
-            raise DemoError(
-                f"--out {out} is not empty and holds no earlier demo; name a new or empty folder"
-            )
-
-
-def run_demo(
-    out: Path,
-    *,
-    backend: str = "mnist",
-    device: torch.device | str = "cpu",
-    progress: bool = True,
-    **backend_options: object,
-) -> Path:
-    """Write the demo into ``out`` and return the path of its index.html.
-
-    Args:
-        out: the folder of the page (created; an earlier demo there is replaced).
-        backend: "mnist" or "deepfloyd", Part A's backend.
-        device: where the models run.
-        progress: show a tqdm bar over the figures.
-        **backend_options: passed to ``fundiff.parta.build_backend`` (weights, stage1, ...).
-
-    Returns:
-        The path of the written ``out / "index.html"``.
-
-    Raises:
-        DemoError: ``out`` cannot be written or holds something else, or the backend's
-            weights are unavailable.
-        fundiff.assets.AssetError: a shipped asset is missing or corrupted.
-    """
-    from fundiff.parta import build_backend
-
-    start = time.perf_counter()
-    out = Path(out)
-    check_out(out)
-    for name in read_manifest():  # every shipped file, checked before any work
-        asset_path(name)
-    device = torch.device(device)
-    from fundiff.backends.deepfloyd import WeightsUnavailable
-
-    try:
-        model = build_backend(
-            backend,
-            device=device,
-            upsample=backend == "deepfloyd",
-            **backend_options,  # type: ignore[arg-type]
-        )
-    except WeightsUnavailable as err:
-        raise DemoError(str(err)) from None
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    except OSError as err:
-        raise DemoError(
-            f"cannot write to --out {out} ({err.strerror}); name a folder you can write to"
-        ) from None
-    try:
-        steps = len(TASKS) + len(
-            PART_B_MODELS
-        )  # Part A: part0 on IF, the drawing's SDEdit on MNIST
-        with tqdm(total=steps, desc="fundiff demo", unit="step", disable=not progress) as bar:
-            started = False
-
-            def step(what: str) -> None:  # the previous step is done; ``what`` starts
-                nonlocal started
-                bar.update(int(started))
-                bar.set_postfix_str(what)
-                started = True
-
-            entries = _part_a(model, tmp, str(out), step)
-            entries += _part_b(tmp, device, step)
-            bar.update()
-        _models(tmp)
-        # the same figures as data (section, image, caption, command), e.g. for the documentation's gallery
-        (tmp / "entries.json").write_text(
-            json.dumps([dataclasses.asdict(e) for e in entries], indent=1)
-        )
-        (tmp / "index.html").write_text(render(entries, backend, time.perf_counter() - start))
-        _publish(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out / "index.html"
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    """Move the built page from ``tmp`` into ``out``, replacing an earlier demo, index.html last."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    (out / "index.html").unlink(
-        missing_ok=True
-    )  # the old page goes first: never a page with half its figures
-    for name in PAGE_ENTRIES:
-        if name == "index.html" or not (tmp / name).exists():
-            continue
-        old = out / name
-        if old.is_dir():
-            shutil.rmtree(old)
-        elif old.exists():
-            old.unlink()
-        os.replace(tmp / name, old)
-    os.replace(tmp / "index.html", out / "index.html")
