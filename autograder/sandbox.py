@@ -1,4 +1,5 @@
 """Running a submission's functions in a confined worker process (``autograder/worker.py``).
+
 Longer than 300 lines because ``Sandbox`` is one life cycle (start, load, call, time,
 restart, stop) whose steps share the worker's state; what stands apart is elsewhere:
 the worker's processes in ``autograder.processes``, its confinement in

@@ -158,7 +158,7 @@ def _grading_assets(folder: Path) -> None:
     """Models the checks hand to submissions, as ``torch.export`` programs the worker can run without
     fundiff's reference code: the shipped class-conditioned flow UNet."""
     from fundiff.assets import asset_path
-    from fundiff.backends.mnist import export_network
+    from fundiff.backends.mnist_weights import export_network
     from fundiff.training.weights import load_exported_model
 
     folder.mkdir(parents=True)

@@ -230,7 +230,7 @@ def _affine_velocity(weight: float, bias: torch.Tensor) -> Callable[..., torch.T
 def _guided_digits(labels: list[int], scale: float, device: str = "cpu") -> Callable[..., Any]:
     """A guided predictor on fundiff's shipped MNIST diffusion model, drawing digit ``labels[i]`` in row i."""
     from fundiff.backends.base import Prediction
-    from fundiff.backends.mnist import load_mnist_backend
+    from fundiff.backends.mnist_weights import load_mnist_backend
 
     backend = load_mnist_backend(device=device)
     cond = torch.nn.functional.one_hot(torch.tensor(labels, device=device), 10).float()
@@ -268,7 +268,7 @@ def factories(
             from fundiff.training.weights import load_exported_model
 
             return load_exported_model(asset_path("mnist_flow_class.safetensors"), device)[1]
-        from fundiff.backends.mnist import load_exported_network
+        from fundiff.backends.mnist_weights import load_exported_network
 
         return load_exported_network(f"{grading_assets}/mnist_flow_class.pt2", device)
 

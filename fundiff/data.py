@@ -16,7 +16,7 @@ file raises :class:`DataError` with a one-line message naming the file, instead 
 an ``AssertionError`` from deep inside torchvision. No per-sample PIL transforms
 are involved: :func:`load_mnist` returns whole-split tensors.
 
-Why one module past 300 lines: it is one concept, getting MNIST's four files into
+Longer than 300 lines because it is one concept, getting MNIST's four files into
 tensors, with one entry point (:func:`load_mnist`); finding the folder, checking each
 IDX header, reading, downloading and caching are its stages, and each stage's error
 messages name what the earlier stages found (the folder, the file shown), so splitting

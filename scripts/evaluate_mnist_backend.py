@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from fundiff.backends.mnist import load_mnist_backend
+from fundiff.backends.mnist_weights import load_mnist_backend
 from fundiff.diffusion import rules
 from fundiff.evaluation.metrics import per_class_accuracy, shipped_classifier
 from fundiff.sampling.digits import sample_digits

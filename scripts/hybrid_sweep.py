@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torchvision.transforms.functional import gaussian_blur, resize
 
-from fundiff.backends.mnist import load_mnist_backend
+from fundiff.backends.mnist_weights import load_mnist_backend
 from fundiff.diffusion.denoise import sample
 from fundiff.diffusion.illusions import factorized
 from fundiff.evaluation.metrics import shipped_classifier

@@ -1,4 +1,5 @@
 """Part B's checks: the UNet's blocks and models, the objectives and the samplers, against fundiff's reference.
+
 Longer than 300 lines because an assignment's checks are one pytest module:
 ``autograder.runner`` collects one module per assignment, and each check's node id
 in it is the id of its graded test cell in the built notebooks (a split renames them).

@@ -82,7 +82,7 @@ def student_package(dest: Path) -> Path:
         RuntimeError: fundiff's rules module holds no single ``COURSE_RULE`` line to set.
     """
     from fundiff.assets import MANIFEST, sha256
-    from fundiff.backends.mnist import EXPORTED_ASSET, export_network, load_mnist_backend
+    from fundiff.backends.mnist_weights import EXPORTED_ASSET, export_network, load_mnist_backend
 
     package = dest / "fundiff"
     shutil.copytree(

@@ -10,7 +10,7 @@ is their command line. Weights come through ``fundiff.backends.hub``.
 
 Nothing here imports transformers until ``load_t5`` is called.
 
-Why one module of ~330 lines: it is one concept, IF's prompt embeddings, from the
+Longer than 300 lines because it is one concept, IF's prompt embeddings, from the
 encoder that makes them to the file that holds them; the file's checks name every
 way such a file can be wrong, which is most of its length.
 

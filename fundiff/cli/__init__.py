@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return embed_prompts.main(argv[1:])
     args = build_parser().parse_args(argv)
     from fundiff.assets import AssetError
-    from fundiff.backends.mnist import BackendError
+    from fundiff.backends.mnist_weights import BackendError
     from fundiff.data import DataError
     from fundiff.images import ImageError
     from fundiff.training.checkpoint import CheckpointError

@@ -26,6 +26,10 @@ one ``denoise_step`` at a time, by the rule in force (``fundiff.diffusion.rules`
   beta_tilde and beta_t (Nichol & Dhariwal, 2021, eq. 15)::
 
       log sigma_t^2 = (v + 1) / 2 * log beta_t + (1 - v) / 2 * log beta_tilde
+
+Longer than 300 lines because the two rules' formulas above and the five functions that
+apply them (one step, the walk over the timesteps, one-step denoising, the blur baseline,
+sampling) are the write-up's sections 1.2 to 1.5 read in order; each function is short.
 """
 
 from __future__ import annotations

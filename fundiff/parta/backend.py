@@ -39,11 +39,11 @@ def build_backend(
 
     Raises:
         TaskError: an unknown name, or deepfloyd without diffusers and transformers installed.
-        fundiff.backends.mnist.BackendError: the MNIST weights cannot be used.
+        fundiff.backends.mnist_weights.BackendError: the MNIST weights cannot be used.
         fundiff.backends.hub.WeightsUnavailable: IF's weights are not available.
     """
     if name == "mnist":
-        from fundiff.backends.mnist import load_mnist_backend
+        from fundiff.backends.mnist_weights import load_mnist_backend
 
         return load_mnist_backend(weights, device)
     if name == "deepfloyd":

@@ -6,7 +6,7 @@ Every random draw comes from one generator seeded with ``TaskOptions.seed``.
 The figures' layouts and names are in ``fundiff.parta.layouts``, the user's
 choices and the backends' defaults in ``fundiff.parta.options``.
 
-Why one module of ~310 lines: the twelve section functions are one registry
+Longer than 300 lines because the twelve section functions are one registry
 (``_TASKS``), each a few lines of "inputs, loop, figure", read side by side.
 """
 

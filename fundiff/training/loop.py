@@ -12,6 +12,11 @@ The training images are moved to the device once, as uint8; a batch is an index
 into them, so no per-batch host work or per-sample transform is done. On the fast
 path on CUDA every full-batch step is replayed from a CUDA graph
 (``fundiff.training.step``); ``benchmarks/fast_path.py`` measures both paths in one run.
+
+Longer than 300 lines because the epoch loop is one sequence read top to bottom: the data
+on the device, the choice of step (eager or graphed), the NaN checks and the end of each
+epoch; what has its own concept (the run directory, the optimiser and schedule, the step
+itself, the figures) is already in its own module.
 """
 
 from __future__ import annotations
