@@ -12,7 +12,7 @@
 #   pure-noise  --hidden 32       it learns a constant (the mean digit); a small net suffices
 #   flow-time   --ema-decay 0.999 sampled with the weight average
 #   flow-class  --ema-decay 0.999
-#   diffusion-class, classifier: their recipes (fundiff/config.py)
+#   diffusion-class, classifier: their recipes (fundiff/training/config.py)
 set -euo pipefail
 data=${1:?usage: scripts/train_shipped.sh DATA_DIR OUT_DIR [KIND ...]}
 out=${2:?usage: scripts/train_shipped.sh DATA_DIR OUT_DIR [KIND ...]}

@@ -36,22 +36,36 @@ from IPython.display import Image, display
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
-from fundiff.backends.base import Backend, Prediction, VarianceType
-from fundiff.demo.build import draw_sketch
-from fundiff.diffusion.cfg import DEFAULT_GUIDANCE, broadcast_batch
-from fundiff.diffusion.denoise import MIN_VARIANCE, check_i_start
-from fundiff.diffusion.edit import SDEDIT_I_STARTS, check_mask
-from fundiff.diffusion.forward import check_timestep
-from fundiff.diffusion.illusions import frequency_split, mean_variance
-from fundiff.diffusion.rules import course_rule, describe
-from fundiff.diffusion.views import IDENTITY, View, get_view
-from fundiff.images import load_image, shipped_digits
-from fundiff.parta.backend import build_backend
-from fundiff.parta.options import DEFAULTS, TaskOptions
-from fundiff.parta.tasks import run_task
-from fundiff.schedules import strided_timesteps
-from fundiff.viz import save_table
-from fundiff.writeup import PART_A, i_start_label
+from fundiff.course import (
+    DEFAULTS,
+    DEFAULT_GUIDANCE,
+    IDENTITY,
+    MIN_VARIANCE,
+    PART_A,
+    SDEDIT_I_STARTS,
+    Backend,
+    Prediction,
+    TaskOptions,
+    VarianceType,
+    View,
+    broadcast_batch,
+    build_backend,
+    check_i_start,
+    check_mask,
+    check_timestep,
+    course_rule,
+    describe,
+    draw_sketch,
+    frequency_split,
+    get_view,
+    i_start_label,
+    load_image,
+    mean_variance,
+    run_task,
+    save_table,
+    shipped_digits,
+    strided_timesteps,
+)
 
 BACKEND = os.environ.get("FUNDIFF_BACKEND", "mnist")  # or "deepfloyd"
 PROMPT_EMBEDS = os.environ.get(

@@ -37,13 +37,21 @@ from IPython.display import Image, display
 from torch import nn
 from tqdm.auto import tqdm
 
-from fundiff.data import load_mnist
-from fundiff.device import resolve_device
-from fundiff.training.checkpoint import load as load_checkpoint
-from fundiff.training.config import TrainConfig, recipe
-from fundiff.training.loop import CHECKPOINT, LossFn, ModelFn, train
-from fundiff.viz import save_grid, save_loss_curve, save_table
-from fundiff.writeup import PART_B
+from fundiff.course import (
+    CHECKPOINT,
+    PART_B,
+    LossFn,
+    ModelFn,
+    TrainConfig,
+    load_checkpoint,
+    load_mnist,
+    recipe,
+    resolve_device,
+    save_grid,
+    save_loss_curve,
+    save_table,
+    train,
+)
 
 FAST = os.environ.get("FUNDIFF_FAST", "1") == "1"  # set to False for the full recipes
 DEVICE = resolve_device("auto")
@@ -160,7 +168,7 @@ assert UpBlock(3, 8)(x).shape == (2, 8, 56, 56)
 # (B, C, 1, 1).
 
 # %%
-from fundiff.models.blocks import as_feature_map  # a helper, not graded
+from fundiff.course import as_feature_map  # a helper, not graded
 
 # %% [graded] unet
 # ref=fundiff.models.unet.UNetTrunk,fundiff.models.unet.modulate,fundiff.models.unet.UnconditionalUNet
@@ -330,7 +338,7 @@ after_epochs(pure_config, denoiser_model, pure_run, pure_noise_figure)
 # `scale2 = fc2_t(t)` (D channels). t may arrive as a scalar, (B,) or (B, 1).
 
 # %%
-from fundiff.models.unet import time_column  # a helper, not graded: t as a (B, 1) column
+from fundiff.course import time_column  # a helper, not graded: t as a (B, 1) column
 
 # %% [graded] time_unet
 # ref=fundiff.models.blocks.FCBlock,fundiff.models.unet.TimeConditionalUNet
@@ -363,7 +371,7 @@ assert torch.allclose(interpolate(x0, x1, torch.ones(4)), x1)
 assert flow_matching_loss(lambda xt, tt: x1 - x0, x1, x0, t).item() < 1e-10
 
 # %%
-from fundiff.objectives.flow import draw_flow_inputs  # draws x_0 and t from the generator
+from fundiff.course import draw_flow_inputs  # draws x_0 and t from the generator
 
 
 def time_model(config: TrainConfig) -> nn.Module:
