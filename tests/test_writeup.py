@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import fundiff.course
+import fundiff.writeup
 from fundiff import writeup
 from fundiff.writeup import PART_A, PART_B, PROMPTS
 
@@ -158,10 +160,21 @@ def _literal_tuples(values: object) -> list[tuple]:
 @pytest.mark.parametrize("name", ["part_a", "part_b"])
 def test_the_notebooks_take_the_writeups_values_from_the_table(name: str) -> None:
     """No code cell of a notebook writes out a prompt, a list of timesteps, i_starts, sigmas or epochs
-    of the write-up by hand: each comes from ``fundiff.writeup`` (or a fundiff default built on it)."""
+    of the write-up by hand: each comes from ``fundiff.writeup``'s table (through ``fundiff.course``) or a
+    fundiff default built on it."""
     nb = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
-    assert any("fundiff.writeup" in c for c in code), f"{name} does not import fundiff.writeup"
+    table = name.upper()  # PART_A or PART_B, fundiff.writeup's, through the notebooks' façade
+    imported = [
+        a.name
+        for c in code
+        if "### BEGIN HIDDEN TESTS" not in c
+        for n in ast.walk(ast.parse(c))
+        if isinstance(n, ast.ImportFrom) and n.module == "fundiff.course"
+        for a in n.names
+    ]
+    assert table in imported, f"{name} does not import the write-up's table {table}"
+    assert getattr(fundiff.course, table) is getattr(fundiff.writeup, table)
     for source in code:
         if "### BEGIN HIDDEN TESTS" in source:
             continue

@@ -52,7 +52,15 @@ def _strip_comment(lines: list[str]) -> str:
 
 
 def reference_source(ref: str) -> str:
-    """The source of ``module.name`` with each function body between the solution markers."""
+    """The source of ``module.name`` with each function body between the solution markers.
+
+    Args:
+        ref: a graded name, ``module.name``, of a function or class of fundiff.
+
+    Returns:
+        Its source, dedented, each function body between ``### BEGIN SOLUTION`` and
+        ``### END SOLUTION``.
+    """
     module, _, name = ref.rpartition(".")
     obj = getattr(importlib.import_module(module), name)
     source = textwrap.dedent(inspect.getsource(obj))
@@ -86,7 +94,17 @@ def _mark(node: ast.stmt, lines: list[str], out: list[str], start: int) -> int:
 
 
 def check_cells(assignment: str, graded_id: str, checks: list[dict]) -> list[nbformat.NotebookNode]:
-    """The graded test cells of one graded cell: one per autograder check, its body hidden."""
+    """The graded test cells of one graded cell: one per autograder check, its body hidden.
+
+    Args:
+        assignment: the assignment's name, e.g. ``"part_b"``.
+        graded_id: the nbgrader id of the graded cell.
+        checks: the assignment's checks (``autograder.runner.list_checks``), each a dict
+            with its "cell", "name", "nodeid" and "points".
+
+    Returns:
+        One nbgrader test cell per check of ``graded_id``, in the checks' order.
+    """
     import nbformat  # here, not above: the autograder reads specs (parse_spec) where nbformat is absent
 
     from autograder.notebook import cell_id
@@ -106,7 +124,15 @@ def check_cells(assignment: str, graded_id: str, checks: list[dict]) -> list[nbf
 
 
 def build_notebook(cells: list[Cell], assignment: str) -> nbformat.NotebookNode:
-    """The nbgrader source notebook of a spec's cells."""
+    """The nbgrader source notebook of a spec's cells.
+
+    Args:
+        cells: the spec's cells (``autograder.course.spec.parse_spec``).
+        assignment: the assignment's name, e.g. ``"part_b"``.
+
+    Returns:
+        The notebook, with nbgrader metadata on its graded, test and answer cells.
+    """
     import nbformat
 
     from autograder.runner import list_checks

@@ -31,7 +31,16 @@ STUB = 'raise NotImplementedError("{name} is yours to write: see the course note
 
 
 def stub_source(source: str, names: set[str]) -> str:
-    """``source`` with the bodies of the top-level functions and classes in ``names`` stubbed."""
+    """``source`` with the bodies of the top-level functions and classes in ``names`` stubbed.
+
+    Args:
+        source: a module's source.
+        names: the top-level functions and classes to stub (for a class, each of its methods).
+
+    Returns:
+        The source with each such body replaced by ``raise NotImplementedError(...)``;
+        signatures and docstrings stay.
+    """
     lines = source.splitlines()
     edits: list[tuple[int, int, str]] = []  # (first line, last line, indent), 0-based inclusive
     for node in ast.parse(source).body:
