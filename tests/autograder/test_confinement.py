@@ -107,8 +107,11 @@ def test_under_bubblewrap_the_worker_sees_the_allowlist_only(tmp_path) -> None:
     scratch, site, worker = (tmp_path / n for n in ("scratch", "site", "worker"))
     for folder in (scratch, site, worker):
         folder.mkdir()
-    hidden = [ROOT / "fundiff" / "flow.py", ROOT / "solutions", ROOT / ".git", Path.home() / ".cache", other,
+    hidden = [ROOT / "fundiff" / "objectives" / "flow.py", ROOT / "solutions", ROOT / ".git", Path.home() / ".cache", other,
               tmp_path / "site" / ".." / "elsewhere"]  # fmt: skip
+    assert (
+        hidden[0].is_file() and hidden[1].is_dir() and other.is_dir()
+    )  # else absence proves nothing
     probe = ("import os, sys, json, torch\n"
              f"print(json.dumps([os.path.exists(p) for p in {[str(p) for p in hidden]!r}]))")  # fmt: skip
     bwrap = confinement.choose().bwrap

@@ -149,9 +149,13 @@ def graded(
     ):
         other = Path(other_dir)
         other.chmod(0o755)  # another checkout of the course, readable by everyone
-        (other / "fundiff").mkdir(mode=0o755)
-        shutil.copy(ROOT / "fundiff" / "flow.py", other / "fundiff" / "flow.py")
-        (other / "fundiff" / "flow.py").chmod(0o644)
+        (other / "fundiff" / "objectives").mkdir(mode=0o755, parents=True)
+        (other / "fundiff").chmod(0o755)
+        shutil.copy(
+            ROOT / "fundiff" / "objectives" / "flow.py",
+            other / "fundiff" / "objectives" / "flow.py",
+        )
+        (other / "fundiff" / "objectives" / "flow.py").chmod(0o644)
         canary = other / "canary.txt"
         canary.write_text("no submission may change this\n")
         canary.chmod(0o644)
