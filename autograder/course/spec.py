@@ -2,7 +2,7 @@
 
 Each assignment is written once, as a percent-format script:
 
-- ``# %% [markdown]``: a markdown cell (each line's leading ``# `` removed);
+- ``# %% [markdown]``: a markdown cell (each line's leading ``#`` and the space after it removed);
 - ``# %%``: a code cell, as written;
 - ``# %% [graded] ID points=N ref=module.name,module.name``: a graded code cell
   holding fundiff's reference code of each named function or class, copied from

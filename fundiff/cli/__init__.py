@@ -8,7 +8,8 @@ module (``fundiff.cli.train``, ...) adds its subparser and runs it; the shared
 argument types and option groups are in ``fundiff.cli.args``.
 
 Bad input ends in one line on stderr and exit status 2: the library's errors
-(and ``UsageError``, which the command modules raise with the flag to change)
+(and :class:`fundiff.cli.args.UsageError`, which the command modules raise with
+the flag to change)
 are caught here; a diverged run ends in one line and status 1. Nothing in the
 library imports this package.
 """
@@ -28,7 +29,7 @@ COMMANDS = {
 }  # fmt: skip
 """Each subcommand's module, in the order of ``fundiff --help``."""
 
-__all__ = ["COMMANDS", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -218,13 +218,8 @@ def flow_class_figures(f: EpochFigures) -> list[Path]:
         The paths written.
     """
     config = f.config
-    samples = _sample(f, _digit_rows(config, f.test_images.device))
-    path = f.run_dir / f"samples_{f.tag}.png"
-    save_grid(
-        path, samples, nrow=config.num_classes,
-        title=f"Class-conditioned flow, epoch {f.epoch}: columns are digits 0-9, guidance {config.guidance}, {config.sample_steps} steps",
-    )  # fmt: skip
-    return [path]
+    title = f"Class-conditioned flow, epoch {f.epoch}: columns are digits 0-9, guidance {config.guidance}, {config.sample_steps} steps"
+    return _digit_grid(f, title)
 
 
 @torch.no_grad()
@@ -237,13 +232,15 @@ def diffusion_class_figures(f: EpochFigures) -> list[Path]:
     Returns:
         The paths written.
     """
-    config = f.config
-    images = _sample(f, _digit_rows(config, f.test_images.device))
+    title = f"MNIST diffusion backend, epoch {f.epoch}: digits 0-9, CFG {f.config.guidance}, strided 990..0 by 30"
+    return _digit_grid(f, title)
+
+
+def _digit_grid(f: EpochFigures, title: str) -> list[Path]:
+    """Four rows of the digits 0 to 9 from the kind's sampler, saved with ``title``."""
+    samples = _sample(f, _digit_rows(f.config, f.test_images.device))
     path = f.run_dir / f"samples_{f.tag}.png"
-    save_grid(
-        path, images, nrow=config.num_classes,
-        title=f"MNIST diffusion backend, epoch {f.epoch}: digits 0-9, CFG {config.guidance}, strided 990..0 by 30",
-    )  # fmt: skip
+    save_grid(path, samples, nrow=f.config.num_classes, title=title)
     return [path]
 
 
