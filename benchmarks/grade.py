@@ -17,9 +17,7 @@ recorded. Nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -29,9 +27,10 @@ import time
 from pathlib import Path
 
 import torch
-from machine import (
-    machine,  # this script's folder, first on the path of ``python benchmarks/grade.py``
-)
+
+# this script's folder is first on the path of ``python benchmarks/grade.py``
+from load import busy
+from machine import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,25 +44,6 @@ def time_grading(notebook: Path, device: str, cores: list[int], out: Path) -> tu
                    check=True, cwd=ROOT, capture_output=True,
                    preexec_fn=lambda: os.sched_setaffinity(0, cores))  # fmt: skip
     return time.perf_counter() - start, json.loads(out.read_text())
-
-
-def _spin() -> None:
-    while True:
-        pass
-
-
-@contextlib.contextmanager
-def busy(count: int):
-    """``count`` processes spinning on the CPU while the block runs."""
-    procs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(count)]
-    for proc in procs:
-        proc.start()
-    try:
-        yield
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.join()
 
 
 def setting(spec: str) -> tuple[str, list[int]]:

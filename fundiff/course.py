@@ -11,6 +11,9 @@ Part A (``course/part_a``):
     (``course_rule``, ``describe``), views and frequency splits for the illusions,
     the section runner (``run_task``, ``TaskOptions``, ``DEFAULTS``), images and tables.
 
+Both set torch's CPU threads in their setup cell (``use_threads``: ``$FUNDIFF_THREADS``,
+else fundiff's policy).
+
 Part B (``course/part_b``):
     MNIST (``load_mnist``), devices, the training loop and its recipes (``train``,
     ``recipe``, ``TrainConfig``), checkpoints, the helpers the graded cells call
@@ -39,6 +42,7 @@ from fundiff.parta.backend import build_backend
 from fundiff.parta.options import DEFAULTS, TaskOptions
 from fundiff.parta.tasks import run_task
 from fundiff.schedules import strided_timesteps
+from fundiff.threads import use_threads
 from fundiff.training.checkpoint import load as load_checkpoint
 from fundiff.training.config import TrainConfig, recipe
 from fundiff.training.loop import train
@@ -90,4 +94,5 @@ __all__ = [
     "strided_timesteps",
     "time_column",
     "train",
+    "use_threads",
 ]

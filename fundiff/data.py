@@ -7,7 +7,10 @@ files from a folder the user names, and asks torchvision to download them only
 when they are missing and ``download=True``.
 
 Folder lookup (:func:`resolve_data_dir`): the ``data_dir`` argument if given, else
-the ``FUNDIFF_DATA`` environment variable, else ``~/.cache/fundiff/data``. Inside
+the ``FUNDIFF_DATA`` environment variable, else ``~/.cache/fundiff/data``. A relative
+``FUNDIFF_DATA`` means the folder it was typed in (the shell's ``$PWD``), also inside
+a notebook kernel or a subprocess started elsewhere; :func:`pin_data_env` writes it
+back absolute before the commands and the docs build start one. Inside
 that folder the files may sit directly, or under ``MNIST/raw`` (the layout
 ``torchvision.datasets.MNIST`` writes); each may be plain or gzip-compressed.
 
@@ -107,11 +110,34 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
             if set and non-empty, else ``~/.cache/fundiff/data``.
 
     Returns:
-        The folder with ``~`` expanded (not necessarily absolute, not checked to exist).
+        The folder with ``~`` expanded (``data_dir`` as given, not necessarily absolute; not
+        checked to exist).
     """
     if data_dir is None:
-        data_dir = os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR
+        env = os.environ.get(ENV_VAR)
+        return _from_env(env) if env else Path(DEFAULT_DATA_DIR).expanduser()
     return Path(data_dir).expanduser()
+
+
+def _from_env(value: str) -> Path:
+    """``$FUNDIFF_DATA``'s folder: a relative one against the folder the user typed it in."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    typed_in = os.environ.get("PWD", "")  # the shell's folder, kept when Jupyter starts a kernel
+    base = Path(typed_in) if os.path.isabs(typed_in) and os.path.isdir(typed_in) else Path.cwd()
+    return base / path
+
+
+def pin_data_env() -> None:
+    """Write a relative ``$FUNDIFF_DATA`` back as an absolute path (see :func:`resolve_data_dir`).
+
+    Called once by the commands and the docs build before they start a kernel or a
+    subprocess in another folder, which then reads the folder the user meant.
+    """
+    value = os.environ.get(ENV_VAR)
+    if value:
+        os.environ[ENV_VAR] = str(_from_env(value))
 
 
 def _locate(folder: Path, name: str) -> Path | None:

@@ -1,7 +1,7 @@
 """Images from files and package assets, as tensors a backend can denoise.
 
-Files are decoded by torchvision (PNG, JPEG, GIF, WEBP), converted to the
-backend's channels, resized so that the shorter side fits and center-cropped
+Files are decoded by Pillow (PNG, JPEG, GIF, WEBP and the rest it reads; an
+animated image gives its first frame), converted to the backend's channels, resized so that the shorter side fits and center-cropped
 to the backend's square resolution, and mapped to [-1, 1]. A one-channel
 backend (MNIST: white strokes on black) gets dark-on-light drawings inverted,
 so a digit drawn with a pen on paper works as it is.
@@ -10,16 +10,51 @@ so a digit drawn with a pen on paper works as it is.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import torch
-from torchvision.io import ImageReadMode, decode_image
+from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
 
 class ImageError(Exception):
     """An image file is missing or cannot be decoded; the message names it and what to do."""
+
+
+def read_pixels(path: str | os.PathLike[str], channels: int) -> torch.Tensor:
+    """Decode an image file with Pillow into 8-bit pixels.
+
+    Args:
+        path: the file (PNG, JPEG, GIF, WEBP, ...); of an animated image, the first frame.
+        channels: 1 (luma, ITU-R 601-2) or 3 (RGB; an alpha channel is dropped).
+
+    Returns:
+        (channels, H, W) uint8.
+
+    Raises:
+        ImageError: the file is missing or Pillow cannot decode it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(
+            f"{path}: no such image file; give the path of a PNG, JPEG, GIF or WEBP image"
+        )
+    try:
+        with Image.open(path) as image:
+            pixels = torch.frombuffer(
+                bytearray(image.convert("L" if channels == 1 else "RGB").tobytes()),
+                dtype=torch.uint8,
+            )
+            height, width = image.height, image.width
+    except UnidentifiedImageError:
+        reason = "not a format it reads"
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        reason = str(err).replace(str(path), "file").strip().split("\n")[0] or type(err).__name__
+    else:
+        return pixels.view(height, width, channels).permute(2, 0, 1).contiguous()
+    raise ImageError(
+        f"{path}: not an image Pillow can decode ({reason}); use PNG, JPEG, GIF or WEBP"
+    )
 
 
 def load_image(
@@ -40,25 +75,10 @@ def load_image(
         (1, C, H, W) float32 in [-1, 1].
 
     Raises:
-        ImageError: missing file, or not an image torchvision can decode.
+        ImageError: missing file, or not an image Pillow can decode.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ImageError(
-            f"{path}: no such image file; give the path of a PNG, JPEG, GIF or WEBP image"
-        )
     c, h, w = image_shape
-    mode = ImageReadMode.GRAY if c == 1 else ImageReadMode.RGB
-    try:
-        raw = decode_image(str(path), mode=mode)  # (C, H0, W0) uint8
-    except (RuntimeError, ValueError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        first = re.sub(r"^\w+, \S+:\d+, ", "", first)  # drop the decoder's C++ source location
-        raise ImageError(
-            f"{path}: not an image torchvision can decode ({first}); use PNG, JPEG, GIF or WEBP"
-        ) from None
-    if raw.ndim == 4:  # an animated GIF: its first frame
-        raw = raw[0]
+    raw = read_pixels(path, c)
     img = TF.resize(raw, [min(h, w)], antialias=True)
     img = TF.center_crop(img, [h, w]).float() / 255  # (C, H, W) in [0, 1]
     if invert is None:
@@ -73,5 +93,5 @@ def shipped_digits() -> torch.Tensor:
     from fundiff.assets import asset_path
 
     path = asset_path("mnist_test_digits.png")
-    row = decode_image(str(path), mode=ImageReadMode.GRAY).float() / 255  # (1, 28, 280)
+    row = read_pixels(path, 1).float() / 255  # (1, 28, 280)
     return (row.view(1, 28, 10, 28).permute(2, 0, 1, 3) * 2 - 1).contiguous()  # (10, 1, 28, 28)

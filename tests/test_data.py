@@ -19,7 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fundiff import data
-from fundiff.data import FILES, DataError, clear_cache, find_raw_dir, load_mnist, resolve_data_dir
+from fundiff.data import (
+    FILES,
+    DataError,
+    clear_cache,
+    find_raw_dir,
+    load_mnist,
+    pin_data_env,
+    resolve_data_dir,
+)
 
 ALL_NAMES = [name for pair in FILES.values() for name in pair]
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -171,6 +179,25 @@ def test_resolve_data_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
     assert resolve_data_dir(str(tmp_path / "arg")) == tmp_path / "arg"
     assert resolve_data_dir("~/x") == tmp_path / "home" / "x"
+
+
+def test_a_relative_fundiff_data_means_the_folder_it_was_typed_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Does a relative $FUNDIFF_DATA name the shell's folder ($PWD), also from a process that runs
+    elsewhere (a notebook kernel), and does pin_data_env write it back absolute, once?"""
+    typed_in, kernel = tmp_path / "repo", tmp_path / "repo" / "course" / "part_b"
+    kernel.mkdir(parents=True)
+    monkeypatch.chdir(kernel)
+    monkeypatch.setenv("PWD", str(typed_in))
+    monkeypatch.setenv("FUNDIFF_DATA", "../shared/data")
+    assert resolve_data_dir() == typed_in / "../shared/data"
+    pin_data_env()
+    assert os.environ["FUNDIFF_DATA"] == str(typed_in / "../shared/data")
+    monkeypatch.setenv("PWD", "not/absolute")  # no shell folder to go by: the process's own
+    monkeypatch.setenv("FUNDIFF_DATA", "data")
+    assert resolve_data_dir() == kernel / "data"
+    assert resolve_data_dir("data") == Path("data")  # a folder passed in is the caller's to resolve
 
 
 def test_find_raw_dir_layouts(tmp_path: Path) -> None:

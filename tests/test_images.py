@@ -13,26 +13,16 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torchvision.io import write_jpeg, write_png
 
 # ``shipped_digits`` is reached through the module: imported by name, pytest would collect it as a test.
 from fundiff import images
 from fundiff.images import ImageError, load_image
 from tests.conftest import labels
-
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
-)
+from tests.imagefiles import write_image
 
 FAST = dict(max_examples=20, deadline=None)
 SHAPES = [pytest.param((1, 28, 28), id="mnist"), pytest.param((3, 64, 64), id="if")]
 WHITE = 255
-
-
-def write_image(path: Path, pixels: torch.Tensor) -> Path:
-    """Write (C, H, W) uint8 ``pixels`` as PNG or JPEG, as ``path``'s suffix says; return ``path``."""
-    (write_png if path.suffix == ".png" else write_jpeg)(pixels, str(path))
-    return path
 
 
 def to_ink(digit: torch.Tensor) -> torch.Tensor:

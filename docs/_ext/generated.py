@@ -9,7 +9,8 @@
 Running them takes minutes; a build reuses what an earlier build generated from
 the same sources (keyed by a hash of fundiff, the notebooks and this file).
 Set ``FUNDIFF_DOCS_FRESH=1`` to regenerate. MNIST is found as the notebooks find
-it (``FUNDIFF_DATA``, or torchvision's download folder).
+it (``FUNDIFF_DATA``, made absolute against the folder the build was started in, or
+torchvision's download folder).
 
 Where they were run already from these sources (the test suite runs both), name
 them instead of running them again: ``FUNDIFF_DOCS_DEMO=DIR`` (a folder ``fundiff
@@ -172,16 +173,52 @@ def performance() -> str:
         for setting, parts in result["runs"].items():
             lines.append(f"| {card}, torch {result['torch']} | {setting} | "
                          f"{parts['part_a']['median_seconds']} | {parts['part_b']['median_seconds']} |")  # fmt: skip
+    lines += contention(bench)
     return "\n".join(lines) + "\n"
+
+
+def contention(bench: Path) -> list[str]:
+    """The section on shared cores: the thread settings compared, then the commands under the policy."""
+    threads = json.loads((bench / "results_threads_cpu.json").read_text())
+    commands = json.loads((bench / "results_cpu_contention_cpu.json").read_text())
+
+    def table(result: dict) -> list[str]:
+        rows = ["| command | threads | idle (s) | beside busy (s) | ratio | within goal |",
+                "| --- | --- | ---: | ---: | ---: | --- |"]  # fmt: skip
+        rows += [f"| {r['command']} | {r['setting']} | {r['idle_seconds']:.1f} | {r['busy_seconds']:.1f} | "
+                 f"{r['ratio']:.2f} | {'yes' if r['meets_goal'] else '**no**'} |" for r in result["rows"]]  # fmt: skip
+        return rows
+
+    def where(r: dict) -> str:
+        return (f"{r['cores_usable']} cores of {r['card']}, torch {r['torch']}, {r['date']}, beside "
+                f"{r['busy_processes']} busy processes")  # fmt: skip
+
+    return ["", "## Shared cores: threads, and the commands beside busy processes", "",
+            "`benchmarks/cpu_contention.py` runs each command as a newcomer does, in a fresh process, "
+            "once on an idle machine and once beside as many spinning processes as there are cores "
+            f"(a browser and JupyterLab beside a notebook, submissions graded side by side). Goal: "
+            f"beside them, no command slower than {commands['goal_ratio']:g}x its idle time.", "",
+            f"Thread settings compared (`{threads['invocation']}`, {where(threads)}): a count is "
+            "`--threads N` with OpenMP's default wait policy (waiting threads spin); `-passive` adds "
+            "`OMP_WAIT_POLICY=PASSIVE` (they sleep); `-interop1` one inter-op thread. "
+            "fundiff's policy (`fundiff.threads`, the `auto` of `--threads` and `FUNDIFF_THREADS`) "
+            "was chosen from these rows.", "", *table(threads), "",
+            f"The commands under that policy (`{commands['invocation']}`, {where(commands)}):", "",
+            *table(commands)]  # fmt: skip
 
 
 def generate(app: Sphinx) -> None:
     """Write ``_generated/`` under the documentation's source folder, unless it is current."""
     import nbformat
 
+    from fundiff.data import pin_data_env
+
+    pin_data_env()  # the notebooks run in other folders: a relative $FUNDIFF_DATA means this one
     out = Path(app.srcdir) / "_generated"
     out.mkdir(exist_ok=True)
-    (out / "performance.md").write_text(performance())  # cheap: rewritten on every build
+    page, text = out / "performance.md", performance()  # cheap: made on every build
+    if not page.is_file() or page.read_text() != text:  # rewritten only when changed, so an
+        page.write_text(text)  # unchanged build re-reads nothing
     stamp = out / "STAMP"
     key = _digest()
     if stamp.is_file() and stamp.read_text() == key and not os.environ.get("FUNDIFF_DOCS_FRESH"):

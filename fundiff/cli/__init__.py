@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from fundiff.cli import demo, embed_prompts, evaluate, part_a, sample, train
 from fundiff.cli.args import EXIT_USAGE, OneLineParser, UsageError
+from fundiff.threads import sleep_while_waiting, use_threads
 
 COMMANDS = {
     "train": train, "sample": sample, "evaluate": evaluate, "part-a": part_a, "demo": demo,
@@ -59,20 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 1 for a diverged run, 2 for bad input, 130 when
         interrupted.
     """
+    sleep_while_waiting()  # before anything loads torch (fundiff.threads: why)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["embed-prompts"]:  # its own parser: its --help lists its flags
         return embed_prompts.main(argv[1:])
     args = build_parser().parse_args(argv)
     from fundiff.assets import AssetError
     from fundiff.backends.mnist_weights import BackendError
-    from fundiff.data import DataError
+    from fundiff.data import DataError, pin_data_env
     from fundiff.images import ImageError
     from fundiff.training.checkpoint import CheckpointError
     from fundiff.training.config import ConfigError
     from fundiff.training.loop import TrainingDiverged
     from fundiff.training.run_dir import RunDirError
 
+    pin_data_env()  # a relative $FUNDIFF_DATA means this folder, in every process started below
     try:
+        use_threads(args.threads)
         return COMMANDS[args.command].run(args)
     except (
         UsageError, ConfigError, DataError, CheckpointError, RunDirError, ValueError, ImageError, BackendError,

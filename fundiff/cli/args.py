@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from fundiff import threads
 from fundiff.diffusion import rules
 
 EXIT_USAGE = 2
@@ -97,6 +98,26 @@ positive_float = number(float, low=0.0)
 digit = number(int, low=0, high=9, name="a digit is 0-9")
 
 
+def thread_count(text: str) -> int | None:
+    """The argparse type of ``--threads``: a positive integer, or ``auto`` (None).
+
+    Args:
+        text: the command-line word.
+
+    Returns:
+        The count, or None for fundiff's policy.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else, in one line naming the word.
+    """
+    try:
+        return threads.parse_threads(text, "--threads")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or {threads.AUTO}, got {text!r}"
+        ) from None
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     """Add the options every subcommand takes (--device, --seed, ...) to ``p``.
 
@@ -114,7 +135,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    """--device: where the models run.
+    """--device and --threads: where the models run, and on how many CPU threads.
 
     Args:
         p: the parser to add the option to.
@@ -122,6 +143,11 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda if available), cpu, cuda or cuda:N"
     )
+    p.add_argument(
+        "--threads", type=thread_count, default=None, metavar="N",
+        help=f"CPU threads for torch, or {threads.AUTO} (default: ${threads.ENV_VAR}, else "
+        f"{threads.AUTO}: fundiff's policy, which the docs' Performance page measures)",
+    )  # fmt: skip
 
 
 def add_rule(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from fundiff import writeup
 from fundiff.cli.args import EXIT_USAGE, OneLineParser, UsageError, add_device
+from fundiff.threads import sleep_while_waiting, use_threads
 
 if TYPE_CHECKING:
     import torch
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success (or ``--help``), 2 on bad input.
     """
+    sleep_while_waiting()  # before anything loads torch (fundiff.threads: why)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2, one line already printed)
@@ -93,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     try:
+        use_threads(args.threads)
         prompts = _gather_prompts(args.prompt, args.prompts_file)
         kept = _writable_out(args.out, keep=not args.replace)
         tokenizer, encoder = load_t5(args.text_encoder, device=args.device)

@@ -163,11 +163,9 @@ def _part_b(out: Path, device: torch.device, progress: Callable[[str], None]) ->
 
 def _train_mean() -> torch.Tensor:
     """The mean MNIST training digit, (1, 28, 28) in [0, 1] (shipped rounded to 8 bits)."""
-    from torchvision.io import ImageReadMode, decode_image
+    from fundiff.images import read_pixels
 
-    return (
-        decode_image(str(asset_path("mnist_train_mean.png")), mode=ImageReadMode.GRAY).float() / 255
-    )
+    return read_pixels(asset_path("mnist_train_mean.png"), 1).float() / 255
 
 
 def _models(out: Path) -> None:

@@ -6,7 +6,7 @@ import torch
 
 from fundiff.backends.base import Backend
 from fundiff.diffusion.edit import check_mask
-from fundiff.images import ImageError, load_image, shipped_digits
+from fundiff.images import ImageError, load_image, read_pixels, shipped_digits
 from fundiff.parta.options import NoDefaultImage, TaskOptions
 
 
@@ -50,17 +50,15 @@ def inpaint_mask(backend: Backend, opts: TaskOptions, image: torch.Tensor) -> to
         m = torch.zeros(h, w, device=backend.device)
         m[: h // 2] = 1
         return m
-    from torchvision.io import ImageReadMode, decode_image
-
     if not opts.mask.is_file():
         raise ImageError(
             f"{opts.mask}: no such mask file; give a {w}x{h} image, white where to regenerate"
         )
     try:
-        raw = decode_image(str(opts.mask), mode=ImageReadMode.GRAY)
-    except (RuntimeError, ValueError):
+        raw = read_pixels(opts.mask, 1)
+    except ImageError:
         raise ImageError(
-            f"{opts.mask}: not an image torchvision can decode; use a {w}x{h} PNG"
+            f"{opts.mask}: not an image Pillow can decode; use a {w}x{h} PNG"
         ) from None
     m = (raw[0].float() / 255 > 0.5).float().to(backend.device)
     return check_mask(m, image)[0, 0]

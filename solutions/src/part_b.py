@@ -31,6 +31,8 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # set before torch loads: idle CPU threads sleep, not spin
+
 import torch
 import torch.nn.functional as F
 from IPython.display import Image, display
@@ -51,10 +53,12 @@ from fundiff.course import (
     save_loss_curve,
     save_table,
     train,
+    use_threads,
 )
 
 FAST = os.environ.get("FUNDIFF_FAST", "1") == "1"  # set to False for the full recipes
 DEVICE = resolve_device("auto")
+THREADS = use_threads()  # torch's CPU threads: $FUNDIFF_THREADS, else fundiff's policy
 FIGURES = Path("figures_part_b")
 FIGURES.mkdir(exist_ok=True)
 RUNS = Path("runs_part_b")

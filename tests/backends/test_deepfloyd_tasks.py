@@ -16,6 +16,7 @@ from fundiff.parta.tasks import run_task
 from fundiff.schedules import strided_timesteps
 from tests.backends.conftest import STAGE1_SIZE, STAGE2_SIZE
 from tests.conftest import run_cli
+from tests.imagefiles import write_image
 
 PART_A = writeup.PART_A
 
@@ -37,16 +38,13 @@ def if_backend(stage1_dir: Path, stage2_dir: Path, embeds_file: Path):  # noqa: 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 90x70 RGB photo, to be center-cropped and resized to the backend's size."""
-    from torchvision.io import write_jpeg
-
     path = tmp_path_factory.mktemp("photo") / "photo.jpg"
-    write_jpeg(
+    return write_image(
+        path,
         torch.randint(
             0, 256, (3, 70, 90), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
         ),
-        str(path),
     )
-    return path
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -85,6 +85,8 @@ def test_the_parser_is_built_without_importing_torch(tmp_path: Path) -> None:
         (["sample", "--checkpoint", "c.safetensors", "--guidance", "inf"], ["--guidance", "inf"]),
         (["sample", "--checkpoint", "c.safetensors", "--steps", "0"], ["--steps", "0"]),
         (["sample", "--checkpoint", "c.safetensors", "--num", "0"], ["--num", "0"]),
+        (["demo", "--threads", "0"], ["--threads", "positive", "auto", "0"]),
+        (["part-a", "iterative", "--threads", "two"], ["--threads", "auto", "two"]),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(
@@ -113,6 +115,31 @@ def test_bad_arguments_reach_the_user_without_a_traceback(
     proc = cli(argv, tmp_path)
     assert_one_line_error(proc.returncode, proc.stderr, *words)
     assert proc.stdout == ""
+
+
+def test_a_bad_thread_count_in_the_environment_is_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Is $FUNDIFF_THREADS read before any work, its bad value named in one line?"""
+    monkeypatch.setenv("FUNDIFF_THREADS", "lots")
+    status, out, err = run_cli(["part-a", "forward", "--out", tmp_path / "figures"], capsys)
+    assert_one_line_error(status, err, "FUNDIFF_THREADS", "lots", "auto")
+    assert out == "" and not (tmp_path / "figures").exists()
+
+
+def test_threads_puts_the_count_in_force(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Does --threads N set torch's count for the command, over $FUNDIFF_THREADS?"""
+    before = torch.get_num_threads()
+    monkeypatch.setenv("FUNDIFF_THREADS", "1")
+    try:
+        status, _, err = run_cli(["part-a", "forward", "--threads", "3", "--no-progress",
+                                  "--device", "cpu", "--out", tmp_path], capsys)  # fmt: skip
+        assert status == 0, err
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- where things run

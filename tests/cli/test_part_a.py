@@ -15,16 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from torchvision.io import write_png
 
 from fundiff.diffusion import rules
 from fundiff.parta import tasks
 from fundiff.parta.sections import TASKS
 from tests.conftest import run_cli
-
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
-)
+from tests.imagefiles import write_image
 
 EXIT_USAGE = 2
 DEEPFLOYD_ONLY = {"part0"}  # IF's own pipeline; the MNIST backend has none
@@ -85,7 +81,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
     text = tmp_path / "notes.png"
     text.write_text("a seven, drawn in words\n")
     wide_mask = tmp_path / "wide_mask.png"
-    write_png(torch.full((1, 28, 280), 255, dtype=torch.uint8), str(wide_mask))
+    write_image(wide_mask, torch.full((1, 28, 280), 255, dtype=torch.uint8))
     regular = tmp_path / "figures.txt"
     regular.write_text("not a folder\n")
     return {

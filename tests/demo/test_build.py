@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torchvision.io import decode_image
 
 from fundiff import assets, writeup
 from fundiff.demo.build import check_out, run_demo
@@ -21,6 +20,7 @@ from fundiff.diffusion import rules
 from fundiff.parta.sections import ITERATIVE_TASKS
 from tests.browser import broken_images, chromium, console_errors, open_page
 from tests.conftest import run_cli
+from tests.imagefiles import read_image
 
 
 class _Page(HTMLParser):
@@ -74,7 +74,7 @@ def test_every_figure_exists_with_a_caption_and_a_command(demo: Path) -> None:
     for src in page.images:
         assert not src.startswith(("/", "file:", "http")), src
         assert (demo / src).is_file(), src
-        assert decode_image(str(demo / src)).shape[-1] > 0
+        assert read_image(demo / src).shape[-1] > 0
     for caption in page.captions:
         assert caption.strip()
 
@@ -142,7 +142,7 @@ def test_a_part_a_command_on_the_page_regenerates_its_figure(
     status, _, err = run_cli([*words[1:], "--device", "cpu", "--no-progress"], capsys)
     assert status == 0, err
     torch.testing.assert_close(
-        decode_image(str(tmp_path / "1.1_forward.png")), decode_image(str(demo / page.images[i]))
+        read_image(tmp_path / "1.1_forward.png"), read_image(demo / page.images[i])
     )
 
 

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from torchvision.io import write_png
 
 from fundiff import images
 from fundiff.parta.inputs import source_image
 from fundiff.parta.options import NoDefaultImage, TaskError, TaskOptions
+from tests.imagefiles import write_image
 
 
 def test_backend_without_default_image_asks_for_one(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_backend_without_default_image_asks_for_one(tmp_path: Path) -> None:
         source_image(stand_in, TaskOptions())
     assert isinstance(info.value, TaskError) and info.value.backend == "deepfloyd"
     photo = tmp_path / "photo.png"
-    write_png(torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8), str(photo))
+    write_image(photo, torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8))
     x = source_image(stand_in, TaskOptions(image=photo))
     assert x.shape == (1, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
 

@@ -12,7 +12,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torchvision.io import decode_image
 
 from fundiff import images, writeup
 from fundiff.diffusion import rules
@@ -26,13 +25,10 @@ from fundiff.parta.sections import ITERATIVE_TASKS, TASKS
 from fundiff.parta.tasks import run_task
 from fundiff.schedules import strided_timesteps
 from tests.conftest import labels
+from tests.imagefiles import read_image
 
 PART_A = writeup.PART_A
 SHORT = strided_timesteps(990, 330, 0)  # 990, 660, 330, 0: a quick schedule for layout checks
-
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The image decoding and encoding capabilities of TorchVision are deprecated:DeprecationWarning"
-)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEEPFLOYD_ONLY = {"part0"}  # IF's own pipeline; the MNIST backend has none
@@ -72,7 +68,7 @@ def test_task_writes_its_named_pngs(mnist, tmp_path: Path, task: str) -> None:
     for path in written:
         assert path.parent == tmp_path
         assert path.read_bytes()[:8] == PNG_SIGNATURE
-        assert decode_image(str(path)).numel() > 0
+        assert read_image(path).numel() > 0
 
 
 def test_same_seed_gives_the_same_figure_and_another_seed_another(mnist, tmp_path: Path) -> None:

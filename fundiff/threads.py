@@ -1,0 +1,114 @@
+"""How many CPU threads torch's operators get in fundiff's commands, demo and notebooks.
+
+Torch's default is one intra-op thread per physical core, and OpenMP threads that spin
+while they wait. On a machine whose cores are shared (a browser and JupyterLab beside a
+student's notebook, submissions graded side by side) a spinning thread takes a core
+that another program needs, and the command collapses: ``benchmarks/cpu_contention.py``
+measured, on 2 cores beside 2 busy processes, a short training run at 4.3x its idle time
+with the default against 1.75x with the same two threads sleeping while they wait
+(``OMP_WAIT_POLICY=PASSIVE``), and one thread at 1.5x but 1.5x slower when idle
+(``benchmarks/results_threads_cpu.json``; the docs' Performance page shows the table).
+
+The policy, from those figures: torch's own count, with waiting threads asleep. The
+wait policy is read when torch loads OpenMP, so :func:`sleep_while_waiting` must run
+before ``import torch``: the CLI does it first, the notebooks' setup cell before its
+imports, and the grader's worker starts with it (and one thread). Where it was not in
+force, the policy falls back to one thread, the safe choice for shared cores.
+
+Nothing here runs on import. ``--threads N`` and ``FUNDIFF_THREADS`` (a count, or
+``auto``) override the count.
+"""
+
+from __future__ import annotations
+
+import os
+
+ENV_VAR = "FUNDIFF_THREADS"
+"""Environment variable: the number of threads, or ``auto`` for the policy."""
+
+AUTO = "auto"
+"""The value of ``--threads`` and ``FUNDIFF_THREADS`` that asks for the policy."""
+
+
+def parse_threads(text: str, source: str = ENV_VAR) -> int | None:
+    """Read a thread count as a user writes it.
+
+    Args:
+        text: a positive whole number, or ``auto`` (any case, surrounding blanks ignored).
+        source: where the text came from, named in the error.
+
+    Returns:
+        The count, or None for ``auto``.
+
+    Raises:
+        ValueError: anything else; one line naming ``source`` and what to write.
+    """
+    value = text.strip().lower()
+    if value == AUTO:
+        return None
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise ValueError(f"{source}={text!r}: give a positive number of CPU threads, or {AUTO}")
+
+
+WAIT_POLICY = "OMP_WAIT_POLICY"
+"""OpenMP's environment variable for what waiting threads do: ``PASSIVE`` sleeps."""
+
+_torch_default: int | None = None  # torch's own count, seen before fundiff first set one
+
+
+def sleep_while_waiting() -> None:
+    """Ask OpenMP's waiting threads to sleep (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose.
+
+    Takes effect only in a process that has not imported torch yet, and in the processes
+    it starts.
+    """
+    os.environ.setdefault(WAIT_POLICY, "PASSIVE")
+
+
+def policy_threads() -> int:
+    """The thread count fundiff uses when none is asked for.
+
+    Returns:
+        Torch's own count (one per physical core, or ``$OMP_NUM_THREADS``) when waiting
+        threads sleep (``OMP_WAIT_POLICY=PASSIVE``), else 1.
+    """
+    passive = os.environ.get(WAIT_POLICY, "").strip().upper() == "PASSIVE"
+    return max(1, _own_count()) if passive else 1
+
+
+def _own_count() -> int:
+    """Torch's count as it was before fundiff first set one (remembered then)."""
+    import torch
+
+    global _torch_default
+    if _torch_default is None:
+        _torch_default = torch.get_num_threads()
+    return _torch_default
+
+
+def use_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op thread count for this process.
+
+    Args:
+        threads: the count; None: ``$FUNDIFF_THREADS`` if set (a count or ``auto``), else
+            :func:`policy_threads`.
+
+    Returns:
+        The count now in force.
+
+    Raises:
+        ValueError: ``threads`` < 1, or ``$FUNDIFF_THREADS`` is neither a count nor ``auto``.
+    """
+    import torch
+
+    _own_count()
+    if threads is None:
+        env = os.environ.get(ENV_VAR, "").strip()
+        threads = parse_threads(env) if env else None
+    if threads is None:
+        threads = policy_threads()
+    if threads < 1:
+        raise ValueError(f"threads={threads}: give a positive number of CPU threads")
+    torch.set_num_threads(threads)
+    return threads
