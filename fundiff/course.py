@@ -12,7 +12,7 @@ Part A (``course/part_a``):
     the section runner (``run_task``, ``TaskOptions``, ``DEFAULTS``), images and tables.
 
 Both set torch's CPU threads in their setup cell (``use_threads``: ``$FUNDIFF_THREADS``,
-else fundiff's policy).
+else torch's own count).
 
 Part B (``course/part_b``):
     MNIST (``load_mnist``), devices, the training loop and its recipes (``train``,

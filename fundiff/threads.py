@@ -9,11 +9,14 @@ with the default against 1.75x with the same two threads sleeping while they wai
 (``OMP_WAIT_POLICY=PASSIVE``), and one thread at 1.5x but 1.5x slower when idle
 (``benchmarks/results_threads_cpu.json``; the docs' Performance page shows the table).
 
-The policy, from those figures: torch's own count, with waiting threads asleep. The
-wait policy is read when torch loads OpenMP, so :func:`sleep_while_waiting` must run
-before ``import torch``: the CLI does it first, the notebooks' setup cell before its
-imports, and the grader's worker starts with it (and one thread). Where it was not in
-force, the policy falls back to one thread, the safe choice for shared cores.
+The policy, from those figures: torch's own count, with waiting threads asleep where
+fundiff starts the process. The wait policy is read when torch loads OpenMP, so
+:func:`sleep_while_waiting` runs before ``import torch``: the CLI does it first, and the
+grader's worker starts with it (and one thread). The notebooks keep OpenMP's default:
+with their many small operations, sleeping threads made the solved Part A notebook
+30% slower on idle cores (FAST mode through nbclient, 2 cores of an Intel Xeon:
+25.9 s, 33.7 s with ``OMP_WAIT_POLICY=PASSIVE``); on shared cores a student sets ``FUNDIFF_THREADS=1`` or
+``OMP_WAIT_POLICY=PASSIVE`` before starting JupyterLab (docs/student.md).
 
 Nothing here runs on import. ``--threads N`` and ``FUNDIFF_THREADS`` (a count, or
 ``auto``) override the count.
@@ -22,6 +25,7 @@ Nothing here runs on import. ``--threads N`` and ``FUNDIFF_THREADS`` (a count, o
 from __future__ import annotations
 
 import os
+import sys
 
 ENV_VAR = "FUNDIFF_THREADS"
 """Environment variable: the number of threads, or ``auto`` for the policy."""
@@ -60,21 +64,22 @@ _torch_default: int | None = None  # torch's own count, seen before fundiff firs
 def sleep_while_waiting() -> None:
     """Ask OpenMP's waiting threads to sleep (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose.
 
-    Takes effect only in a process that has not imported torch yet, and in the processes
-    it starts.
+    Only in a process that has not loaded torch yet: OpenMP reads the variable when torch
+    loads it, and once torch is loaded (a test or a notebook calling the CLI in-process)
+    the variable would only reach the processes it starts.
     """
-    os.environ.setdefault(WAIT_POLICY, "PASSIVE")
+    if "torch" not in sys.modules:
+        os.environ.setdefault(WAIT_POLICY, "PASSIVE")
 
 
 def policy_threads() -> int:
     """The thread count fundiff uses when none is asked for.
 
     Returns:
-        Torch's own count (one per physical core, or ``$OMP_NUM_THREADS``) when waiting
-        threads sleep (``OMP_WAIT_POLICY=PASSIVE``), else 1.
+        Torch's own count (one per physical core, or ``$OMP_NUM_THREADS``), as it was
+        before fundiff first set one.
     """
-    passive = os.environ.get(WAIT_POLICY, "").strip().upper() == "PASSIVE"
-    return max(1, _own_count()) if passive else 1
+    return max(1, _own_count())
 
 
 def _own_count() -> int:

@@ -31,8 +31,6 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # set before torch loads: idle CPU threads sleep, not spin
-
 import torch
 from IPython.display import Image, display
 from torchvision.transforms.functional import gaussian_blur
@@ -82,7 +80,7 @@ WEB_IMAGE = None  # an image from the web (a painting, a cartoon) for 1.7.1
 FIGURES = Path("figures_part_a")
 FIGURES.mkdir(exist_ok=True)
 SEED = 0
-THREADS = use_threads()  # torch's CPU threads: $FUNDIFF_THREADS, else fundiff's policy
+THREADS = use_threads()  # torch's CPU threads: $FUNDIFF_THREADS, else torch's own count
 RULE = course_rule()  # the update rule of 1.4 this course teaches
 
 options = {} if BACKEND == "mnist" else {"prompt_embeds": Path(PROMPT_EMBEDS), "stage1": STAGE1, "stage2": STAGE2}

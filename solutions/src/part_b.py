@@ -31,8 +31,6 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # set before torch loads: idle CPU threads sleep, not spin
-
 import torch
 import torch.nn.functional as F
 from IPython.display import Image, display
@@ -58,7 +56,7 @@ from fundiff.course import (
 
 FAST = os.environ.get("FUNDIFF_FAST", "1") == "1"  # set to False for the full recipes
 DEVICE = resolve_device("auto")
-THREADS = use_threads()  # torch's CPU threads: $FUNDIFF_THREADS, else fundiff's policy
+THREADS = use_threads()  # torch's CPU threads: $FUNDIFF_THREADS, else torch's own count
 FIGURES = Path("figures_part_b")
 FIGURES.mkdir(exist_ok=True)
 RUNS = Path("runs_part_b")
