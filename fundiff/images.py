@@ -1,7 +1,8 @@
 """Images from files and package assets, as tensors a backend can denoise.
 
 Files are decoded by Pillow (PNG, JPEG, GIF, WEBP and the rest it reads; an
-animated image gives its first frame), converted to the backend's channels, resized so that the shorter side fits and center-cropped
+animated image gives its first frame), converted to the backend's channels,
+resized so that the shorter side fits and center-cropped
 to the backend's square resolution, and mapped to [-1, 1]. A one-channel
 backend (MNIST: white strokes on black) gets dark-on-light drawings inverted,
 so a digit drawn with a pen on paper works as it is.
