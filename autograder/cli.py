@@ -102,6 +102,50 @@ def grade_one(path: Path, out: Path, options: dict[str, Any]) -> str:
     return f"{path.name}: {summary(result)}"
 
 
+def grading_threads(jobs: int) -> int | None:
+    """Torch threads of each grading process when ``jobs`` grade side by side.
+
+    The grading processes compute the reference while workers run submissions; with
+    torch's own count in each, ``jobs`` processes' threads fight for the same cores.
+    Each gets an equal share of torch's count (at least one); ``$FUNDIFF_THREADS``
+    overrides it.
+
+    Args:
+        jobs: submissions graded at once.
+
+    Returns:
+        The count, or None where ``$FUNDIFF_THREADS`` decides.
+    """
+    from fundiff.threads import ENV_VAR, policy_threads
+
+    if os.environ.get(ENV_VAR, "").strip():
+        return None
+    return max(1, policy_threads() // jobs)
+
+
+def _grading_process(threads: int | None) -> None:
+    """A grading process's start: its torch thread count (the wait policy came with its environment)."""
+    from fundiff.threads import use_threads
+
+    use_threads(threads)
+
+
+def grading_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    """``jobs`` grading processes, spawned (not forked from here), each with its share of threads.
+
+    They are reused from one submission to the next; each submission still gets a fresh worker.
+
+    Args:
+        jobs: submissions graded at once.
+
+    Returns:
+        The pool (a context manager).
+    """
+    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_grading_process,
+                                                  initargs=(grading_threads(jobs),))  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fundiff-grade", description=(__doc__ or "").split("``:")[1].strip()
@@ -166,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit status: 0 once every submission is graded, 2 for a bad command line.
     """
+    from fundiff.threads import sleep_while_waiting
+
+    sleep_while_waiting()  # before torch loads here or in a grading process started from here
     args = _parser().parse_args(argv)
 
     def bad(message: str) -> int:
@@ -228,9 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, out in zip(paths, outs, strict=True):
             print(grade_one(path, out, options), flush=True)
         return 0
-    # grading processes are reused (each submission still gets a fresh worker); spawned, not forked from here
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    with grading_pool(jobs) as pool:
         futures = [pool.submit(grade_one, p, o, options) for p, o in zip(paths, outs, strict=True)]
         for future in concurrent.futures.as_completed(futures):
             print(future.result(), flush=True)

@@ -8,10 +8,13 @@ grading server after setup), its score and the grader's own ``execution_time``.
 ``speedup`` divides the first setting's median by each other's: ratios
 measured in this one run on this one machine. ``--busy N`` keeps N processes
 spinning on the CPU throughout (a loaded grading box); the scores show whether
-correct code keeps full marks there. The confinement the grader used is
-recorded. Nothing here asserts a time.
+correct code keeps full marks there. ``--jobs J`` adds a folder run: ``--copies``
+copies of each notebook graded by one ``fundiff-grade --jobs J`` on the first
+setting's cores (a grading box working through a class), its seconds per
+submission and whether every copy scored full marks. The confinement the grader
+used is recorded. Nothing here asserts a time.
 
-    python benchmarks/grade.py [--runs cpu:2 cuda:2 cuda:all] [--repeat 3] [--busy N]
+    python benchmarks/grade.py [--runs cpu:2 cuda:2 cuda:all] [--repeat 3] [--busy N] [--jobs J --copies K]
 """
 
 from __future__ import annotations
@@ -46,6 +49,34 @@ def time_grading(notebook: Path, device: str, cores: list[int], out: Path) -> tu
     return time.perf_counter() - start, json.loads(out.read_text())
 
 
+def time_folder(copies: int, jobs: int, device: str, cores: list[int], scratch: Path) -> dict:
+    """One ``fundiff-grade --jobs JOBS`` run over ``copies`` copies of each solution notebook, on ``cores``."""
+    subs, out = scratch / "folder", scratch / "folder-results"
+    subs.mkdir()
+    for part in PARTS:
+        for i in range(copies):
+            (subs / f"{part}_{i:02d}.ipynb").write_bytes(
+                (ROOT / "solutions" / part / f"{part}.ipynb").read_bytes()
+            )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder.cli", str(subs), "--out", str(out), "--device", device,
+                    "--jobs", str(jobs)], check=True, cwd=ROOT, capture_output=True,
+                   preexec_fn=lambda: os.sched_setaffinity(0, cores))  # fmt: skip
+    seconds = time.perf_counter() - start
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    return {"setting": f"{device}:{len(cores)}", "jobs": jobs, "submissions": len(results),
+            "seconds": round(seconds, 2), "seconds_per_submission": round(seconds / len(results), 2),
+            "all_full_marks": all(r["tests"] and r["score"] == sum(t["max_score"] for t in r["tests"])
+                                  for r in results)}  # fmt: skip
+
+
+def _changed() -> bool:
+    """Whether the checkout's tracked files differ from its commit."""
+    done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                          text=True, cwd=ROOT)  # fmt: skip
+    return bool(done.stdout.strip())
+
+
 def setting(spec: str) -> tuple[str, list[int]]:
     """``cpu:2`` -> ("cpu", the first 2 cores this process may use); ``cuda:all`` -> all of them."""
     device, _, count = spec.partition(":")
@@ -68,6 +99,12 @@ def main() -> None:
     p.add_argument(
         "--busy", type=int, default=0, help="processes kept spinning on the CPU meanwhile"
     )
+    p.add_argument(
+        "--jobs", type=int, default=0, help="also grade a folder with --jobs J (0: no folder run)"
+    )
+    p.add_argument(
+        "--copies", type=int, default=6, help="copies of each notebook in the folder run"
+    )
     args = p.parse_args()
     from autograder.site import student_site
 
@@ -75,6 +112,10 @@ def main() -> None:
     on_gpu = any(device == "cuda" for device, _ in args.runs)
     report: dict[str, object] = {
         **machine("cuda" if on_gpu else "cpu"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        + (" (with changes)" if _changed() else ""),  # fmt: skip
         "busy_processes": args.busy,
         "runs": {},
     }
@@ -97,6 +138,9 @@ def main() -> None:
                     "max_score": sum(t["max_score"] for t in runs[-1][1]["tests"]),
                     "confinement": runs[-1][1].get("confinement", ""),
                 }
+        if args.jobs:
+            device, cores = args.runs[0]
+            report["folder"] = time_folder(args.copies, args.jobs, device, cores, Path(scratch))
     base, *others = medians
     report["speedup"] = {f"{base} / {other}": {part: round(medians[base][part] / medians[other][part], 2)
                                                for part in PARTS} for other in others}  # fmt: skip

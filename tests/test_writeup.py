@@ -205,6 +205,7 @@ def test_the_part_a_notebook_draws_the_writeups_figures() -> None:
     assert nb.metadata["fundiff"]["rule"] in ("writeup", "ddpm")
 
 
+@pytest.mark.slow
 def test_the_demos_part_a_captions_name_the_writeups_values_and_the_rule(demo: Path) -> None:
     """The demo's 1.4 caption names the table's timesteps, 1.7's every i_start label, and each figure
     drawn by the strided loop the update rule that drew it."""

@@ -68,25 +68,28 @@ import json, sys
 from autograder.notebook import Local
 from autograder.runner import run_checks
 from autograder.site import preamble
-base, broken = open(sys.argv[1]).read(), json.loads(sys.argv[2])
-code = base + "".join(f"\\ndef {name}(*args, **kwargs):\\n    raise RuntimeError('sabotaged')\\n" for name in broken)
-namespace = {}
-exec(compile(preamble(code) + code, "submission.py", "exec"), namespace)
-print(json.dumps({t["nodeid"]: t["score"] for t in run_checks(Local(namespace), "part_b")}))
+base, found = open(sys.argv[1]).read(), []
+for broken in json.loads(sys.argv[2]):
+    code = base + "".join(f"\\ndef {name}(*args, **kwargs):\\n    raise RuntimeError('sabotaged')\\n" for name in broken)
+    namespace = {}
+    exec(compile(preamble(code) + code, "submission.py", "exec"), namespace)
+    found.append({t["nodeid"]: t["score"] for t in run_checks(Local(namespace), "part_b")})
+print(json.dumps(found))
 """
 
 
 @pytest.fixture(scope="module")
 def controls(tmp_path_factory: pytest.TempPathFactory) -> dict[frozenset[str], dict[str, float]]:
-    """What each case's honest parts earn: the solution with its ``broken`` functions raising, graded in-process."""
+    """What each case's honest parts earn: the solution with its ``broken`` functions raising, graded
+    in-process (one interpreter for all of them)."""
     base = tmp_path_factory.mktemp("control") / "base.py"
     base.write_text(_solution("part_b"))
-    found = {}
-    for broken in {case.broken for case in HOSTILE.values() if case.broken != EVERYTHING}:
-        done = subprocess.run([sys.executable, "-c", CONTROL, str(base), json.dumps(sorted(broken))],
-                              capture_output=True, text=True, cwd=ROOT, timeout=600, check=True)  # fmt: skip
-        found[broken] = json.loads(done.stdout.strip().splitlines()[-1])
-    return found
+    sets = sorted(
+        {case.broken for case in HOSTILE.values() if case.broken != EVERYTHING}, key=sorted
+    )
+    done = subprocess.run([sys.executable, "-c", CONTROL, str(base), json.dumps([sorted(b) for b in sets])],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600, check=True)  # fmt: skip
+    return dict(zip(sets, json.loads(done.stdout.strip().splitlines()[-1]), strict=True))
 
 
 def _tree(folder: Path) -> dict[str, tuple[int, str]]:

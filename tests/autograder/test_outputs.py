@@ -48,39 +48,41 @@ def _with_bug(solution: Path, name: str, dest: Path) -> Path:
 @pytest.mark.slow
 def test_nbgrader_autograde_gives_the_points_fundiff_grade_gives(mnist_dir: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Does each graded test cell under nbgrader earn what fundiff-grade gives its check: the whole Part B
+    solution, and a Part A notebook with a bug (each notebook run once, by autograde)?"""
     from nbgrader.api import Gradebook
 
     from autograder.notebook import cell_id
 
     monkeypatch.setenv("FUNDIFF_FAST", "1")
     monkeypatch.setenv("FUNDIFF_DATA", str(mnist_dir))
-    course, name = tmp_path / "course", "part_b"
-    source = ROOT / "solutions" / name / f"{name}.ipynb"
-    (course / "source" / name).mkdir(parents=True)
-    shutil.copy(source, course / "source" / name)
+    course = tmp_path / "course"
+    for part in ("part_a", "part_b"):
+        (course / "source" / part).mkdir(parents=True)
+        shutil.copy(ROOT / "solutions" / part / f"{part}.ipynb", course / "source" / part)
     db = f"sqlite:///{course}/gradebook.db"
     flags = [
         f"--CourseDirectory.root={course}",
         f"--CourseDirectory.db_url={db}",
         "--log-level=ERROR",
     ]
-    students = {
-        "right": course / "submitted" / "right" / name / f"{name}.ipynb",
-        "wrong": _with_bug(
-            source, "b_cfg_swapped", course / "submitted" / "wrong" / name / f"{name}.ipynb"
-        ),
-    }
-    students["right"].parent.mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / name / f"{name}.ipynb", students["right"])
-    for command in (
-        ["generate_assignment", name, "--force"],
-        ["autograde", name, "--create", "--force"],
-    ):
-        subprocess.run([sys.executable, "-m", "nbgrader", *command, *flags], check=True, cwd=course, env=_env(),
-                       capture_output=True, timeout=1200)  # fmt: skip
+    students = {  # student: (assignment, their notebook)
+        "right": ("part_b", course / "submitted" / "right" / "part_b" / "part_b.ipynb"),
+        "wrong": ("part_a", _with_bug(ROOT / "solutions" / "part_a" / "part_a.ipynb", "a_cfg_swapped",
+                                      course / "submitted" / "wrong" / "part_a" / "part_a.ipynb")),
+    }  # fmt: skip
+    students["right"][1].parent.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / "part_b" / "part_b.ipynb", students["right"][1])
+    for part in ("part_a", "part_b"):
+        for command in (
+            ["generate_assignment", part, "--force"],
+            ["autograde", part, "--create", "--force"],
+        ):
+            subprocess.run([sys.executable, "-m", "nbgrader", *command, *flags], check=True, cwd=course, env=_env(),
+                           capture_output=True, timeout=1200)  # fmt: skip
     with Gradebook(db) as gradebook:
-        for student, path in students.items():
-            nb = gradebook.find_submission_notebook(name, name, student)
+        for student, (part, path) in students.items():
+            nb = gradebook.find_submission_notebook(part, part, student)
             by_cell = {g.name: g.score for g in nb.grades if g.name.startswith("check-")}
             result = _grade(path, tmp_path / f"{student}.json")
             by_check = {cell_id(t["nodeid"]): t["score"] for t in result["tests"]}

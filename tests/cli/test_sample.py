@@ -101,6 +101,7 @@ def test_broken_checkpoints_are_refused_by_sample(
     assert not (tmp_path / "grid.png").exists()
 
 
+@pytest.mark.slow
 def test_corrupted_checkpoint_reaches_the_user_without_a_traceback(runs, tmp_path: Path):
     """Does the real entry point (a subprocess) print one line and exit 2 for a corrupted checkpoint?"""
     path = _truncated(runs, tmp_path)

@@ -96,6 +96,7 @@ def test_truncated_checkpoint_is_refused_by_resume(runs, capsys, tmp_path: Path,
 # --------------------------------------------------------------------------- the data folder
 
 
+@pytest.mark.slow
 def test_missing_data_folder_is_named_and_nothing_is_left_behind(tmp_path: Path) -> None:
     """Does `train` with a nonexistent --data-dir exit 2, name the folder, and create neither run dir nor data folder?"""
     data = tmp_path / "nowhere" / "mnist"
@@ -107,6 +108,7 @@ def test_missing_data_folder_is_named_and_nothing_is_left_behind(tmp_path: Path)
     assert tree(tmp_path) == set()
 
 
+@pytest.mark.slow
 def test_fundiff_data_names_the_data_folder(tmp_path: Path, mnist_dir: Path) -> None:
     """Does $FUNDIFF_DATA stand in for --data-dir (a subprocess trains with it alone)?"""
     out = tmp_path / "run"
@@ -132,6 +134,7 @@ def test_a_wrong_fundiff_data_is_named_in_the_error(
 # --------------------------------------------------------------------------- divergence
 
 
+@pytest.mark.slow
 def test_a_diverged_run_exits_1_with_one_line(tmp_path: Path, mnist_dir: Path) -> None:
     """Does a run whose loss turns NaN (lr 1e30) exit 1 with one line that says what to do, and no checkpoint?"""
     out = tmp_path / "run"

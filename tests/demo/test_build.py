@@ -66,6 +66,7 @@ def _page(out: Path) -> _Page:
     return page
 
 
+@pytest.mark.slow
 def test_every_figure_exists_with_a_caption_and_a_command(demo: Path) -> None:
     """Does each image on the page exist, as a relative path, with a caption and a command?"""
     page = _page(demo)
@@ -79,6 +80,7 @@ def test_every_figure_exists_with_a_caption_and_a_command(demo: Path) -> None:
         assert caption.strip()
 
 
+@pytest.mark.slow
 def test_every_part_a_section_is_on_the_page_in_order(demo: Path) -> None:
     """Is every figure that Part A writes on the MNIST backend shown, in the write-up's order?"""
     images = _page(demo).images
@@ -100,6 +102,7 @@ TASK_OF = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_part_a_captions_name_the_rule_that_drew_each_loop_figure(demo: Path) -> None:
     """Does the caption of every figure the strided loop drew describe the rule in force, and no other?"""
     page = _page(demo)
@@ -110,6 +113,7 @@ def test_part_a_captions_name_the_rule_that_drew_each_loop_figure(demo: Path) ->
             assert named == (TASK_OF[key] in ITERATIVE_TASKS), (key, caption)
 
 
+@pytest.mark.slow
 def test_part_a_captions_use_the_writeups_values(demo: Path) -> None:
     """Do the 1.4 and SDEdit captions name the write-up's timesteps and i_start columns, original first?"""
     captions = dict(zip(_page(demo).images, _page(demo).captions, strict=True))
@@ -120,6 +124,7 @@ def test_part_a_captions_use_the_writeups_values(demo: Path) -> None:
         assert columns in captions[f"part_a/{key}"], key
 
 
+@pytest.mark.slow
 def test_part_b_shows_each_shipped_model_drawn_now_and_recorded(demo: Path) -> None:
     """Does Part B hold, for each shipped model, a figure drawn now and one recorded in training?"""
     images = _page(demo).images
@@ -129,6 +134,7 @@ def test_part_b_shows_each_shipped_model_drawn_now_and_recorded(demo: Path) -> N
         assert any("/training/" in i for i in mine), kind
 
 
+@pytest.mark.slow
 def test_a_part_a_command_on_the_page_regenerates_its_figure(
     demo: Path, tmp_path: Path, capsys
 ) -> None:
@@ -146,6 +152,7 @@ def test_a_part_a_command_on_the_page_regenerates_its_figure(
     )
 
 
+@pytest.mark.slow
 def test_the_page_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
     """Opened from disk in a real browser, does every image load, with no console errors?"""
     with chromium(tmp_path) as driver:
@@ -156,6 +163,7 @@ def test_the_page_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None
         assert console_errors(driver) == []
 
 
+@pytest.mark.slow
 def test_a_second_demo_replaces_the_first(demo: Path, tmp_path: Path) -> None:
     """Is an earlier demo's folder accepted and fully replaced, with no temporary folder left?"""
     out = tmp_path / "site"

@@ -43,7 +43,7 @@ def test_anagram_maps_the_flipped_estimate_back(backend) -> None:
     torch.testing.assert_close(got, (up + down) / 2)
 
 
-@pytest.mark.parametrize("size", [28, 64, 256])
+@pytest.mark.parametrize("size", [28, 64, pytest.param(256, marks=pytest.mark.slow)])
 @settings(**FAST)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_lowpass_plus_highpass_is_the_identity(size: int, seed: int) -> None:

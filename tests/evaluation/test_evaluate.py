@@ -28,6 +28,7 @@ def runs(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return out
 
 
+@pytest.mark.slow
 def test_class_model_gets_accuracy_and_distance_per_guidance(runs, mnist_dir: Path) -> None:
     """For each guidance, are accuracy (overall = mean of classes), per-class accuracy and FD reported, with the floor?"""
     report = evaluate(
@@ -42,12 +43,14 @@ def test_class_model_gets_accuracy_and_distance_per_guidance(runs, mnist_dir: Pa
     assert report["frechet_floor_train_vs_test"] >= 0
 
 
+@pytest.mark.slow
 def test_unconditional_model_gets_distance_only(runs, mnist_dir: Path) -> None:
     """Does a flow-time model get one Fréchet distance and no class accuracy?"""
     report = evaluate(runs["flow-time"], per_class=3, steps=2, data_dir=mnist_dir)
     assert len(report["results"]) == 1 and "classifier_accuracy" not in report["results"][0]
 
 
+@pytest.mark.slow
 def test_same_seed_same_report(runs, mnist_dir: Path) -> None:
     """Do two evaluations with one seed give the same figures?"""
     a = evaluate(runs["flow-class"], guidances=(5.0,), per_class=2, steps=2, data_dir=mnist_dir)
@@ -68,6 +71,7 @@ def test_a_model_that_does_not_generate_is_refused(runs, mnist_dir: Path, capsys
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_model_whose_samples_are_not_finite_is_refused_by_name(
     runs, mnist_dir: Path, tmp_path: Path, capsys
 ) -> None:
@@ -87,6 +91,7 @@ def test_a_model_whose_samples_are_not_finite_is_refused_by_name(
     assert len(err) == 1 and str(broken) in err[0]
 
 
+@pytest.mark.slow
 def test_cli_prints_and_writes_the_report(runs, mnist_dir: Path, tmp_path: Path, capsys) -> None:
     """Does the CLI print the JSON report and write the same to --out?"""
     out = tmp_path / "report.json"

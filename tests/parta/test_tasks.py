@@ -71,6 +71,7 @@ def test_task_writes_its_named_pngs(mnist, tmp_path: Path, task: str) -> None:
         assert read_image(path).numel() > 0
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_figure_and_another_seed_another(mnist, tmp_path: Path) -> None:
     """Are two runs of ``sample`` with one seed byte-identical PNGs, another seed different, and seed 0 the default?"""
 

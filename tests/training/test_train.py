@@ -178,6 +178,7 @@ def test_no_temporary_files_remain_after_a_run(runs, kind: str) -> None:
 # --------------------------------------------------------------------------- learning
 
 
+@pytest.mark.slow
 def test_training_on_two_thousand_images_lowers_the_loss(tmp_path: Path, mnist_dir: Path) -> None:
     """Does training flow-class on 2,000 MNIST images bring the loss down (last 10 steps vs first 10)?"""
     config = recipe(
@@ -216,6 +217,7 @@ def test_different_seed_gives_different_weights(runs, tmp_path: Path, mnist_dir:
 # --------------------------------------------------------------------------- resume
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_resume_after_an_interruption_ends_where_an_uninterrupted_run_ends(
     tmp_path: Path, mnist_dir: Path, kind: str

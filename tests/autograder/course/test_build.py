@@ -145,19 +145,14 @@ def _nbgrader_validate(path: Path, cwd: Path) -> str:
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_nbgrader_validate_passes_the_solutions_and_fails_the_release(
-    name: str, notebook_env: Path
+    name: str, notebook_env: Path, validated: Callable[[str], tuple[Path, str]]
 ) -> None:
     """Does nbgrader's own validate accept the solutions, and report the release's stubs as failing?"""
-    copies = {}
-    for top in (
-        "solutions",
-        "course",
-    ):  # validate runs a notebook where it lies: copies, not the repo's
-        (notebook_env / top).mkdir()
-        copies[top] = Path(shutil.copy(ROOT / top / name / f"{name}.ipynb", notebook_env / top))
-    solutions = _nbgrader_validate(copies["solutions"], notebook_env / "solutions")
+    solutions = validated(name)[1]  # the run whose executed notebook the other claims read
     assert "Success! Your notebook passes all the tests." in solutions, solutions[-2000:]
-    release = _nbgrader_validate(copies["course"], notebook_env / "course")
+    (notebook_env / "course").mkdir()  # validate runs a notebook where it lies: a copy, not the repo's
+    copy = Path(shutil.copy(ROOT / "course" / name / f"{name}.ipynb", notebook_env / "course"))
+    release = _nbgrader_validate(copy, notebook_env / "course")
     assert "VALIDATION FAILED" in release and "NotImplementedError" in release, release[-2000:]
     for top in ("solutions", "course"):  # and nothing was written beside the repo's notebooks
         assert [p.name for p in (ROOT / top / name).iterdir()] == [f"{name}.ipynb"]
