@@ -173,8 +173,31 @@ def performance() -> str:
         for setting, parts in result["runs"].items():
             lines.append(f"| {card}, torch {result['torch']} | {setting} | "
                          f"{parts['part_a']['median_seconds']} | {parts['part_b']['median_seconds']} |")  # fmt: skip
+    lines += side_by_side(bench)
     lines += contention(bench)
     return "\n".join(lines) + "\n"
+
+
+def side_by_side(bench: Path) -> list[str]:
+    """A folder graded with ``--jobs 2``: the grading processes sharing torch's threads, and before they did."""
+    after, before = (
+        json.loads((bench / f"results_grade_jobs2_cpu{k}.json").read_text())
+        for k in ("", "_before")
+    )
+
+    def row(result: dict, how: str) -> str:
+        f = result["folder"]
+        return (f"| {how} | {result['commit']} | {f['submissions']} | {f['seconds']:.1f} | "
+                f"{f['seconds_per_submission']:.2f} | {'yes' if f['all_full_marks'] else '**no**'} |")  # fmt: skip
+
+    return ["", f"A folder graded side by side (`python benchmarks/grade.py --jobs 2 --copies 4`, "
+            f"{after['card']}, {after['cpu_cores']} cores, torch {after['torch']}, {after['date']}): copies of "
+            "both solution notebooks, one `fundiff-grade --jobs 2` run (the earlier commit's \"with changes\": "
+            "this benchmark script, run on its code).", "",
+            "| grading processes | commit | submissions | seconds | per submission | all full marks |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+            row(before, "torch's whole count each, waiting threads spin"),
+            row(after, "a share of the count each, waiting threads asleep")]  # fmt: skip
 
 
 def contention(bench: Path) -> list[str]:
