@@ -14,8 +14,8 @@ fundiff starts the process. The wait policy is read when torch loads OpenMP, so
 :func:`sleep_while_waiting` runs before ``import torch``: the CLI does it first, and the
 grader's worker starts with it (and one thread). ``fundiff-grade`` does it too, and its
 grading processes under ``--jobs N`` share torch's count among them: with the whole count
-each, two grading side by side on 2 cores took 15 to 24 s per Part B submission instead
-of 6 to 7 s (``benchmarks/grade.py --jobs``). The notebooks keep OpenMP's default:
+each, ``--jobs 2`` on 2 cores took 9.15 s per solution notebook instead of 3.84 s
+(``benchmarks/grade.py --jobs 2``; ``results_grade_jobs2_cpu*.json``). The notebooks keep OpenMP's default:
 with their many small operations, sleeping threads made the solved Part A notebook
 30% slower on idle cores (FAST mode through nbclient, 2 cores of an Intel Xeon:
 25.9 s, 33.7 s with ``OMP_WAIT_POLICY=PASSIVE``); on shared cores a student sets ``FUNDIFF_THREADS=1`` or

@@ -111,6 +111,14 @@ def labels(classifier, x) -> list[int]:  # noqa: ANN001
         return classifier(((x + 1) / 2).clamp(0, 1)).argmax(1).tolist()
 
 
+def nbgrader(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``nbgrader ARGS`` in ``cwd`` with this Python's ``bin`` first on PATH (nbgrader runs
+    alembic from PATH), the environment plus ``env``; output captured as text, never raising."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **env, "PATH": path}, timeout=1200)  # fmt: skip
+
+
 KEEP_EXECUTED = """\
 import nbformat
 from nbgrader.preprocessors import Execute
@@ -151,10 +159,8 @@ def validated(
             copy.write_bytes((ROOT / "solutions" / name / f"{name}.ipynb").read_bytes())
             executed = folder / f"{name}.ipynb"
             (work / "nbgrader_config.py").write_text(KEEP_EXECUTED.format(target=str(executed)))
-            env = {**os.environ, "FUNDIFF_FAST": "1", "FUNDIFF_DATA": str(mnist_dir), "FUNDIFF_BACKEND": "mnist",
-                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
-            report = subprocess.run([sys.executable, "-m", "nbgrader", "validate", copy.name], capture_output=True,
-                                    text=True, cwd=work, env=env, timeout=1200)  # fmt: skip
+            report = nbgrader(["validate", copy.name], work, FUNDIFF_FAST="1", FUNDIFF_DATA=str(mnist_dir),
+                              FUNDIFF_BACKEND="mnist")  # fmt: skip
             assert executed.is_file(), (report.stdout + report.stderr)[-2000:]
             done[name] = (executed, report.stdout + report.stderr)
         return done[name]

@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 
 from autograder.course.build import BEGIN, END
 from autograder.course.spec import ASSIGNMENTS, parse_spec
+from tests.conftest import nbgrader
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -133,16 +134,6 @@ def test_solution_cells_are_fundiff_reference_code(name: str) -> None:
         assert defs[attr] == ast.dump(reference), ref
 
 
-def _nbgrader_validate(path: Path, cwd: Path) -> str:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)], capture_output=True,
-                          text=True, cwd=cwd, env=env)  # fmt: skip
-    return done.stdout + done.stderr
-
-
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_nbgrader_validate_passes_the_solutions_and_fails_the_release(
     name: str, notebook_env: Path, validated: Callable[[str], tuple[Path, str]]
@@ -150,9 +141,12 @@ def test_nbgrader_validate_passes_the_solutions_and_fails_the_release(
     """Does nbgrader's own validate accept the solutions, and report the release's stubs as failing?"""
     solutions = validated(name)[1]  # the run whose executed notebook the other claims read
     assert "Success! Your notebook passes all the tests." in solutions, solutions[-2000:]
-    (notebook_env / "course").mkdir()  # validate runs a notebook where it lies: a copy, not the repo's
+    (
+        notebook_env / "course"
+    ).mkdir()  # validate runs a notebook where it lies: a copy, not the repo's
     copy = Path(shutil.copy(ROOT / "course" / name / f"{name}.ipynb", notebook_env / "course"))
-    release = _nbgrader_validate(copy, notebook_env / "course")
+    done = nbgrader(["validate", str(copy)], notebook_env / "course")
+    release = done.stdout + done.stderr
     assert "VALIDATION FAILED" in release and "NotImplementedError" in release, release[-2000:]
     for top in ("solutions", "course"):  # and nothing was written beside the repo's notebooks
         assert [p.name for p in (ROOT / top / name).iterdir()] == [f"{name}.ipynb"]
