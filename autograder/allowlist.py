@@ -99,9 +99,17 @@ def site_folders() -> list[Path]:
 def package_entries() -> dict[Path, list[Path]]:
     """For each package folder, the entries of the worker's distributions in it.
 
+    Worked out once per process (it reads every distribution's file list); each call
+    returns a fresh copy.
+
     Returns:
         A dict from package folder to the paths in it to show.
     """
+    return {folder: list(entries) for folder, entries in _package_entries()}
+
+
+@functools.cache
+def _package_entries() -> tuple[tuple[Path, tuple[Path, ...]], ...]:
     shown: dict[Path, list[Path]] = {folder: [] for folder in site_folders()}
     for dist in needed_distributions():
         where = Path(str(dist.locate_file(""))).resolve()
@@ -110,7 +118,7 @@ def package_entries() -> dict[Path, list[Path]]:
         names = _top_level(dist) | {Path(str(dist._path)).name}  # type: ignore[attr-defined]
         shown[where] += [where / n for n in sorted(names)
                          if ((where / n).exists() or (where / n).is_symlink()) and where / n not in shown[where]]  # fmt: skip
-    return shown
+    return tuple((folder, tuple(entries)) for folder, entries in shown.items())
 
 
 def linked_folders() -> list[Path]:

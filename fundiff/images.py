@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.transforms.v2 import functional as TF
 
 
 class ImageError(Exception):
@@ -78,6 +77,8 @@ def load_image(
     Raises:
         ImageError: missing file, or not an image Pillow can decode.
     """
+    from torchvision.transforms.v2 import functional as TF  # torchvision loads where it is used
+
     c, h, w = image_shape
     raw = read_pixels(path, c)
     img = TF.resize(raw, [min(h, w)], antialias=True)

@@ -63,3 +63,18 @@ def test_no_graded_function_is_in_the_facade() -> None:
         module, attr = ref.rsplit(".", 1)
         obj = getattr(importlib.import_module(module), attr)
         assert all(getattr(fundiff.course, n) is not obj for n in fundiff.course.__all__), ref
+
+
+def test_importing_the_facade_loads_neither_torchvision_nor_matplotlib() -> None:
+    """A notebook's first cell and the grader's worker (whose submission imports the facade) start
+    without them: each loads where it is used (``fundiff.viz``, the blurs, image loading)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, fundiff.course; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torchvision', 'matplotlib'}))")  # fmt: skip
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert done.stdout.split() == ["[]"]

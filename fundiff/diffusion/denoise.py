@@ -37,7 +37,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
 from fundiff.backends.base import Prediction, VarianceType
@@ -63,6 +62,8 @@ def blur_denoise(x_t: torch.Tensor, kernel_size: int = 5, sigma: float = 2.0) ->
         kernel_size: odd kernel width in pixels.
         sigma: standard deviation of the kernel in pixels.
     """
+    from torchvision.transforms.functional import gaussian_blur  # torchvision loads where it is used
+
     return gaussian_blur(x_t, kernel_size=[kernel_size, kernel_size], sigma=[sigma, sigma])
 
 

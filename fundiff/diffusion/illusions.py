@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torchvision.transforms.functional import gaussian_blur
 
 from fundiff.backends.base import Backend, Prediction
 from fundiff.diffusion.cfg import DEFAULT_GUIDANCE, guided_prediction
@@ -150,6 +149,8 @@ def frequency_split(size: int) -> tuple[Component, Component]:
         Two maps of (B, C, H, W) tensors to tensors of the same shape: a Gaussian blur
         and the image minus that blur.
     """
+    from torchvision.transforms.functional import gaussian_blur  # torchvision loads where it is used
+
     kernel, sigma = hybrid_filter(size)
 
     def low(x: torch.Tensor) -> torch.Tensor:
