@@ -227,6 +227,7 @@ class Sandbox:
                 self._stop()
                 if self.uid is not None:
                     users.sweep(self.uid)
+                    users.remove_ipc(self.uid)
             finally:
                 if getattr(self, "home", None) is not None:
                     # links inside are removed, never followed

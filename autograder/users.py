@@ -5,7 +5,10 @@ account has it, no process runs as it, and a lock file (in a folder only root
 can write) keeps two graders from taking the same one. Since nothing else runs
 as that uid, "every process of the uid" is exactly the submission's processes,
 however they detached, and "every file of the uid" in the machine's
-world-writable folders is exactly what it left there.
+world-writable folders is exactly what it left there; so are the System V shared
+memory segments, semaphore sets and message queues of the uid, which outlive their
+processes and are no files (a worker without bubblewrap shares the machine's IPC
+namespace; under bubblewrap they end with its own).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ TRUE = (
 )  # what the killing child execs at last
 # where any user may create files; what a worker left there is removed when it ends
 SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
+# System V IPC, as /proc/sysvipc lists it: kind -> its id column
+SYSV_IPC = {"shm": "shmid", "sem": "semid", "msg": "msqid"}
+IPC_RMID = 0
 
 
 class NoUserError(RuntimeError):
@@ -76,6 +82,7 @@ def worker_user(uids: range = UID_RANGE) -> Iterator[int]:
         try:
             end_processes(uid)  # a grader killed earlier may have left some
             sweep(uid)
+            remove_ipc(uid)
             yield uid
         finally:
             os.close(fd)
@@ -184,6 +191,45 @@ def sweep(uid: int, folders: tuple[str, ...] = SHARED_FOLDERS) -> list[str]:
     for folder in folders:
         walk(folder)
     return removed
+
+
+def ipc_of(uids: range | list[int]) -> dict[str, list[int]]:
+    """The System V IPC objects that a uid of ``uids`` owns or created, by kind.
+
+    Args:
+        uids: the uids.
+
+    Returns:
+        For "shm", "sem" and "msg", the ids of such objects (none where /proc/sysvipc is missing).
+    """
+    found: dict[str, list[int]] = {}
+    for kind, id_column in SYSV_IPC.items():
+        try:
+            header, *rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except (OSError, ValueError):
+            found[kind] = []
+            continue
+        columns = [dict(zip(header.split(), row.split(), strict=False)) for row in rows]
+        found[kind] = [int(c[id_column]) for c in columns
+                       if int(c["uid"]) in uids or int(c["cuid"]) in uids]  # fmt: skip
+    return found
+
+
+def remove_ipc(uid: int) -> list[str]:
+    """Remove the System V shared memory segments, semaphore sets and message queues ``uid`` owns or created.
+
+    Args:
+        uid: the worker's uid (never 0).
+
+    Returns:
+        What was removed, as "kind id".
+    """
+    if uid == 0:
+        raise ValueError("refusing to remove the IPC objects of root")
+    remove = {"shm": lambda i: _LIBC.shmctl(i, IPC_RMID, None),  # shmctl(id, cmd, buf)
+              "sem": lambda i: _LIBC.semctl(i, 0, IPC_RMID),  # semctl(id, semnum, cmd)
+              "msg": lambda i: _LIBC.msgctl(i, IPC_RMID, None)}  # fmt: skip  # msgctl(id, cmd, buf)
+    return [f"{kind} {i}" for kind, ids in ipc_of([uid]).items() for i in ids if remove[kind](i) == 0]
 
 
 def _remove(path: str, info: os.stat_result) -> None:

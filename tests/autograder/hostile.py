@@ -134,6 +134,10 @@ HOSTILE: dict[str, Hostile] = {
     "kills_every_process_it_can": Hostile(in_function("interpolate", "x0, x1, t", "import os, signal\nos.kill(-1, signal.SIGKILL)"), INTERP),
     "leaves_a_process_running": Hostile("\nimport subprocess\nsubprocess.Popen(['sleep', '3601'], start_new_session=True)\n"),
     "leaves_a_daemon": Hostile("\nimport os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(3602)\n    os._exit(0)\n"),
+    "leaves_system_v_ipc": Hostile("\nimport ctypes\n_libc = ctypes.CDLL(None)\n_libc.shmat.restype = ctypes.c_void_p\n"
+                                   "_id = _libc.shmget(0, 1 << 26, 0o1600)\n_at = _libc.shmat(_id, None, 0)\n"
+                                   "ctypes.memset(_at, 1, 1 << 26)\n_libc.shmdt(ctypes.c_void_p(_at))\n"
+                                   "_libc.semget(0, 4, 0o1600)\n_libc.msgget(0, 0o1600)\n"),  # fmt: skip
     "stops_itself": Hostile(in_function("interpolate", "x0, x1, t", "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)"), INTERP),
     "fork_bomb": Hostile(in_function("flow_matching_loss", LOSS_ARGS, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"), LOSS),
     # the grader's time and memory

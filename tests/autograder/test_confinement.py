@@ -83,6 +83,40 @@ def test_a_worker_user_is_its_own_and_everything_of_it_ends(tmp_path) -> None:
         assert users.sweep(first, (str(folder),)) == [str(planted)] and not planted.exists()
 
 
+LEAVE_IPC = """
+import ctypes, sys
+from autograder import users
+users.drop_privileges(int(sys.argv[1]))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+segment = libc.shmget(0, 1 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+address = libc.shmat(segment, None, 0)
+ctypes.memset(address, 1, 1 << 20)  # its pages are now the machine's until it is removed
+libc.shmdt(ctypes.c_void_p(address))
+print(segment, libc.semget(0, 2, 0o1600), libc.msgget(0, 0o1600))
+"""
+
+
+@root_only
+def test_what_a_worker_user_leaves_in_system_v_ipc_is_removed() -> None:
+    """Are the shared memory segment, semaphore set and message queue a worker's uid left removed, and
+    only they?"""
+    with users.worker_user() as uid, users.worker_user() as other:
+        done = subprocess.run([sys.executable, "-c", LEAVE_IPC, str(uid)], capture_output=True, text=True,
+                              check=True, cwd=ROOT)  # fmt: skip
+        shm, sem, msg = map(int, done.stdout.split())
+        assert min(shm, sem, msg) >= 0, done.stdout
+        kept = subprocess.run([sys.executable, "-c", LEAVE_IPC, str(other)], capture_output=True, text=True,
+                              check=True, cwd=ROOT)  # fmt: skip
+        assert users.ipc_of([uid]) == {"shm": [shm], "sem": [sem], "msg": [msg]}
+        assert sorted(users.remove_ipc(uid)) == sorted([f"shm {shm}", f"sem {sem}", f"msg {msg}"])
+        assert users.ipc_of([uid]) == {"shm": [], "sem": [], "msg": []}
+        left = dict(zip(("shm", "sem", "msg"), ([int(i)] for i in kept.stdout.split()), strict=True))
+        assert users.ipc_of([other]) == left
+        users.remove_ipc(other)
+    assert users.ipc_of(users.UID_RANGE) == {"shm": [], "sem": [], "msg": []}
+
+
 def test_the_allowlist_shows_no_copy_of_fundiff_or_the_autograder() -> None:
     """Does the worker's view of the Python packages leave out fundiff, the autograder and unneeded packages?"""
     from autograder.allowlist import needed_distributions, package_entries

@@ -144,7 +144,7 @@ def graded(
 ) -> Iterator[dict]:
     """The whole corpus graded in one setting, with what was seen around the run."""
     from autograder.site import digests
-    from autograder.users import SHARED_FOLDERS
+    from autograder.users import SHARED_FOLDERS, UID_RANGE, ipc_of
 
     with (
         setting(request.param, FUNDIFF_TEST_SECRET=SECRET) as env,
@@ -197,6 +197,7 @@ def graded(
             "git": subprocess.run(git, capture_output=True, text=True).stdout, "tree": _tree(subs),
             "tmp": {p.name for p in Path(tempfile.gettempdir()).iterdir()},
             "processes": _processes_of_workers(), "owned": _owned_by_workers(SHARED_FOLDERS),
+            "ipc": ipc_of(UID_RANGE),
             "sites": {str(p): digests(p) == json.loads(p.with_name(p.name + ".sha256.json").read_text())
                       for p in sites},
         }  # fmt: skip
@@ -265,13 +266,15 @@ def test_a_linked_submission_is_refused_and_a_planted_link_is_not_followed(grade
 
 
 def test_nothing_outside_the_workers_folders_changed(graded) -> None:
-    """Are the submissions, the repository, the cache, the canary and the shared folders as they were?"""
+    """Are the submissions, the repository, the cache, the canary, the shared folders and System V IPC
+    as they were?"""
     mark = graded["mark"]
     assert graded["tree"] == graded["before"]["subs"]
     assert graded["git"] == graded["before"]["git"]
     assert graded["sites"] and all(graded["sites"].values()), graded["sites"]
     assert graded["canary"].read_text() == "no submission may change this\n"
     assert graded["owned"] == []
+    assert graded["ipc"] == {"shm": [], "sem": [], "msg": []}  # System V IPC: no files, same claim
     planted = [p for folder in ("/tmp", "/var/tmp", "/dev/shm", str(Path.home()), str(ROOT), "/")
                for p in Path(folder).glob(f"{mark}*")]  # fmt: skip
     planted += [
