@@ -4,7 +4,8 @@
 - every training run's figures are drawn after the epochs of ``fundiff.writeup.PART_B``, in
   FAST mode too (FAST may shrink the data, not the epochs);
 - the write-up's other values (noise levels, guidance, samples per digit) come from the table;
-- the run without the learning-rate scheduler is a code cell, beside its question.
+- the run without the learning-rate scheduler is a code cell, beside its question;
+- FAST and full runs are kept in folders of their own.
 """
 
 from __future__ import annotations
@@ -173,3 +174,17 @@ def test_the_run_without_the_scheduler_is_a_code_cell_beside_its_question(which:
     assert "after_epochs(" in cell.source and "fit(" in cell.source
     question = next(c for c in nb.cells[constant[0] + 1 :] if c.cell_type == "markdown")
     assert "without the learning-rate" in question.source and "scheduler" in question.source
+
+
+def test_fast_and_full_runs_are_kept_apart() -> None:
+    """Can a student who ran FAST set ``FAST = False`` and train, rather than meet the FAST runs'
+    checkpoints (which refuse to resume with another configuration)?"""
+    trees = _trees("solutions")
+    runs = {}
+    for fast in (True, False):
+        namespace: dict[str, object] = {"Path": Path, "FAST": fast}
+        exec(compile(ast.Module([_assignment(trees, "RUNS")], []), "RUNS", "exec"), namespace)
+        runs[fast] = Path(str(namespace["RUNS"]))
+    fast_runs, full_runs = runs[True], runs[False]
+    assert fast_runs != full_runs
+    assert fast_runs not in full_runs.parents and full_runs not in fast_runs.parents

@@ -17,7 +17,9 @@
 # the first 1024 training digits, so the whole notebook runs in a few minutes on
 # a laptop CPU; the figures are then rough. The write-up's epochs are kept, so every
 # figure is still drawn after the epoch the write-up shows it. Set `FAST = False`
-# (ideally on a GPU) to train the write-up's recipes.
+# (ideally on a GPU) to train the write-up's recipes. The two modes keep their runs
+# apart (`runs_part_b/fast/`, `runs_part_b/full/`), so switching resumes or starts
+# that mode's own runs, and a run stopped half-way resumes where it stopped.
 #
 # The write-up's values (noise levels, epochs, guidance, samples per digit) come from
 # one table, `fundiff.writeup.PART_B`.
@@ -59,7 +61,7 @@ DEVICE = resolve_device("auto")
 THREADS = use_threads()  # torch's CPU threads: $FUNDIFF_THREADS, else torch's own count
 FIGURES = Path("figures_part_b")
 FIGURES.mkdir(exist_ok=True)
-RUNS = Path("runs_part_b")
+RUNS = Path("runs_part_b") / ("fast" if FAST else "full")  # each mode its own runs
 # FAST: a small width and the first 1024 training digits in every epoch; the recipes' epochs
 # (and the epochs the figures are drawn after) stay the write-up's
 SMALL = dict(hidden=16, limit=1024) if FAST else {}
