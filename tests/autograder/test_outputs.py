@@ -14,7 +14,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.autograder.corpus import WRONG
 from tests.conftest import nbgrader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,13 +25,17 @@ def _grade(path: Path, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def _with_bug(solution: Path, name: str, dest: Path) -> Path:
-    """The solution notebook with the corpus case ``name``'s edits made to its cells."""
-    nb = nbformat.read(solution, as_version=4)
-    for old, new in WRONG[name].edits:
-        hits = [c for c in nb.cells if old in c.source]
-        assert len(hits) == 1
-        hits[0].source = hits[0].source.replace(old, new)
+def _unfinished(part: str, undone: set[str], dest: Path) -> Path:
+    """``part``'s solution notebook with the graded cells ``undone`` as released (their stubs raise
+    NotImplementedError): a student's notebook handed in half-way."""
+    nb = nbformat.read(ROOT / "solutions" / part / f"{part}.ipynb", as_version=4)
+    release = nbformat.read(ROOT / "course" / part / f"{part}.ipynb", as_version=4)
+    released = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in release.cells}
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    assert undone <= set(cells) and undone <= set(released)
+    for grade_id in undone:
+        assert "NotImplementedError" in released[grade_id]
+        cells[grade_id].source = released[grade_id]
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dest)
     return dest
@@ -41,8 +44,9 @@ def _with_bug(solution: Path, name: str, dest: Path) -> Path:
 @pytest.mark.slow
 def test_nbgrader_autograde_gives_the_points_fundiff_grade_gives(mnist_dir: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    """Does each graded test cell under nbgrader earn what fundiff-grade gives its check: the whole Part B
-    solution, and a Part A notebook with a bug (each notebook run once, by autograde)?"""
+    """Does each graded test cell under nbgrader earn what fundiff-grade gives its check: the whole Part A
+    solution, and a Part B notebook handed in with flow matching not yet written (each notebook run once,
+    by autograde)?"""
     from nbgrader.api import Gradebook
 
     from autograder.notebook import cell_id
@@ -59,13 +63,13 @@ def test_nbgrader_autograde_gives_the_points_fundiff_grade_gives(mnist_dir: Path
         f"--CourseDirectory.db_url={db}",
         "--log-level=ERROR",
     ]
+    flow = {"time_unet", "flow_loss", "euler", "class_unet", "cfg"}  # Part B's second half
     students = {  # student: (assignment, their notebook)
-        "right": ("part_b", course / "submitted" / "right" / "part_b" / "part_b.ipynb"),
-        "wrong": ("part_a", _with_bug(ROOT / "solutions" / "part_a" / "part_a.ipynb", "a_cfg_swapped",
-                                      course / "submitted" / "wrong" / "part_a" / "part_a.ipynb")),
+        "right": ("part_a", course / "submitted" / "right" / "part_a" / "part_a.ipynb"),
+        "wrong": ("part_b", _unfinished("part_b", flow, course / "submitted" / "wrong" / "part_b" / "part_b.ipynb")),
     }  # fmt: skip
     students["right"][1].parent.mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / "part_b" / "part_b.ipynb", students["right"][1])
+    shutil.copy(ROOT / "solutions" / "part_a" / "part_a.ipynb", students["right"][1])
     for part in ("part_a", "part_b"):
         for command in (
             ["generate_assignment", part, "--force"],
@@ -83,6 +87,8 @@ def test_nbgrader_autograde_gives_the_points_fundiff_grade_gives(mnist_dir: Path
             assert (sum(by_cell.values()) == sum(t["max_score"] for t in result["tests"])) == (
                 student == "right"
             )
+            if student == "wrong":  # the first half's checks pass, the second half's do not
+                assert 0 < sum(by_cell.values()) < sum(t["max_score"] for t in result["tests"])
 
 
 def _unzipped(tmp_path: Path) -> Path:
