@@ -226,10 +226,12 @@ def remove_ipc(uid: int) -> list[str]:
     """
     if uid == 0:
         raise ValueError("refusing to remove the IPC objects of root")
-    remove = {"shm": lambda i: _LIBC.shmctl(i, IPC_RMID, None),  # shmctl(id, cmd, buf)
-              "sem": lambda i: _LIBC.semctl(i, 0, IPC_RMID),  # semctl(id, semnum, cmd)
-              "msg": lambda i: _LIBC.msgctl(i, IPC_RMID, None)}  # fmt: skip  # msgctl(id, cmd, buf)
-    return [f"{kind} {i}" for kind, ids in ipc_of([uid]).items() for i in ids if remove[kind](i) == 0]
+    # shmctl(id, cmd, buf), semctl(id, semnum, cmd), msgctl(id, cmd, buf)
+    remove = {"shm": lambda i: _LIBC.shmctl(i, IPC_RMID, None), "sem": lambda i: _LIBC.semctl(i, 0, IPC_RMID),
+              "msg": lambda i: _LIBC.msgctl(i, IPC_RMID, None)}  # fmt: skip
+    return [
+        f"{kind} {i}" for kind, ids in ipc_of([uid]).items() for i in ids if remove[kind](i) == 0
+    ]
 
 
 def _remove(path: str, info: os.stat_result) -> None:

@@ -77,7 +77,8 @@ def load_image(
     Raises:
         ImageError: missing file, or not an image Pillow can decode.
     """
-    from torchvision.transforms.v2 import functional as TF  # torchvision loads where it is used
+    # torchvision loads where it is used, not when fundiff is imported
+    from torchvision.transforms.v2 import functional as TF
 
     c, h, w = image_shape
     raw = read_pixels(path, c)

@@ -21,7 +21,9 @@ def _png(path: Path) -> torch.Tensor:
 
 
 @settings(max_examples=6, deadline=None)
-@given(n=st.integers(2, 9), channels=st.sampled_from([1, 3]), title=st.sampled_from([None, "a title"]))
+@given(
+    n=st.integers(2, 9), channels=st.sampled_from([1, 3]), title=st.sampled_from([None, "a title"])
+)
 def test_a_grid_is_laid_out_by_its_rows_and_shows_its_images(tmp_path_factory: pytest.TempPathFactory, n: int,
                                                               channels: int, title: str | None) -> None:  # fmt: skip
     """One row is wider than tall, one column taller than wide; dark images give a darker PNG;

@@ -62,7 +62,8 @@ def blur_denoise(x_t: torch.Tensor, kernel_size: int = 5, sigma: float = 2.0) ->
         kernel_size: odd kernel width in pixels.
         sigma: standard deviation of the kernel in pixels.
     """
-    from torchvision.transforms.functional import gaussian_blur  # torchvision loads where it is used
+    # torchvision loads where it is used, not when fundiff is imported
+    from torchvision.transforms.functional import gaussian_blur
 
     return gaussian_blur(x_t, kernel_size=[kernel_size, kernel_size], sigma=[sigma, sigma])
 

@@ -149,7 +149,8 @@ def frequency_split(size: int) -> tuple[Component, Component]:
         Two maps of (B, C, H, W) tensors to tensors of the same shape: a Gaussian blur
         and the image minus that blur.
     """
-    from torchvision.transforms.functional import gaussian_blur  # torchvision loads where it is used
+    # torchvision loads where it is used, not when fundiff is imported
+    from torchvision.transforms.functional import gaussian_blur
 
     kernel, sigma = hybrid_filter(size)
 

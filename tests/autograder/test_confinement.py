@@ -111,7 +111,9 @@ def test_what_a_worker_user_leaves_in_system_v_ipc_is_removed() -> None:
         assert users.ipc_of([uid]) == {"shm": [shm], "sem": [sem], "msg": [msg]}
         assert sorted(users.remove_ipc(uid)) == sorted([f"shm {shm}", f"sem {sem}", f"msg {msg}"])
         assert users.ipc_of([uid]) == {"shm": [], "sem": [], "msg": []}
-        left = dict(zip(("shm", "sem", "msg"), ([int(i)] for i in kept.stdout.split()), strict=True))
+        left = dict(
+            zip(("shm", "sem", "msg"), ([int(i)] for i in kept.stdout.split()), strict=True)
+        )
         assert users.ipc_of([other]) == left
         users.remove_ipc(other)
     assert users.ipc_of(users.UID_RANGE) == {"shm": [], "sem": [], "msg": []}
